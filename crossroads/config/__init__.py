@@ -1,0 +1,11 @@
+"""Settings: packaged defaults, a user config file, CROSSROADS_* environment variables and flags."""
+
+from crossroads.config.settings import (
+    LimitsSettings,
+    RouterSettings,
+    SandboxSettings,
+    Settings,
+    load_settings,
+)
+
+__all__ = ["LimitsSettings", "RouterSettings", "SandboxSettings", "Settings", "load_settings"]

@@ -1,0 +1,156 @@
+"""Typed settings with a fixed precedence: flags > environment > user config file > packaged defaults.
+
+API keys never live here: providers read them from the environment when they are built, so a settings
+dump or a log line cannot leak one.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_config_path, user_data_path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from crossroads.errors import ConfigError
+
+PACKAGED_DEFAULTS = Path(__file__).resolve().parent / "defaults.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LimitsSettings(_Section):
+    max_requests: int = Field(60, ge=1)
+    max_tokens: int = Field(400_000, ge=1)
+    max_hops: int = Field(3, ge=0)
+    max_question_chars: int = Field(20_000, ge=1)
+
+
+class RouterSettings(_Section):
+    mode: Literal["local", "llm", "cascade"] = "cascade"
+    threshold: float = Field(0.30, ge=0, le=1)
+    margin: float = Field(0.25, ge=0, le=1)
+    max_targets: int = Field(3, ge=1)
+    cascade_confidence: float = Field(0.55, ge=0, le=1)
+    cascade_margin: float = Field(0.08, ge=0, le=1)
+    examples: list[Path] = Field(default_factory=list)
+    """Extra labelled example files (JSONL) the local classifier learns from."""
+
+
+class SandboxSettings(_Section):
+    timeout: float = Field(5.0, gt=0, le=300)
+    memory_mb: int = Field(512, ge=64)
+    pool_size: int = Field(2, ge=0, le=16)
+    runtime: Path | None = None
+    """The snippet runtime (a venv); default: $CROSSROADS_HOME/sandbox-runtime or /opt/crossroads/sandbox."""
+
+
+class Settings(BaseSettings):
+    """All settings of one orchestrator."""
+
+    model_config = SettingsConfigDict(env_prefix="CROSSROADS_", env_nested_delimiter="__", extra="forbid")
+
+    model: str = "offline"
+    """Default model for every role: offline | anthropic:<m> | openai:<m> | openai-compatible:<m>."""
+    models: dict[str, str] = Field(default_factory=dict)
+    """Per-role overrides: `router`, `synthesizer` or a specialist's name."""
+    fallback: list[str] = Field(default_factory=list)
+    """Models tried in order when the configured one fails after its retries."""
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_COMPATIBLE_API_KEY"
+    """Environment variable holding the key of an openai-compatible server (optional for local ones)."""
+    timeout: float = Field(120.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    cards: list[Path] = Field(default_factory=list)
+    """Directories of extra or overriding agent cards."""
+    graph: Path | None = None
+    trace_db: Path | None = None
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileLayers(settings_cls))
+
+    def trace_db_path(self) -> Path:
+        return self.trace_db or user_data_path("crossroads") / "traces.sqlite3"
+
+
+_file_layers: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("crossroads_file_layers", default=())
+
+
+class _FileLayers(PydanticBaseSettingsSource):
+    """Packaged defaults overlaid by the user's config file, both TOML."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for layer in _file_layers.get():
+            merged = _deep_merge(merged, layer)
+        return merged
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def default_config_file() -> Path:
+    return user_config_path("crossroads") / "config.toml"
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build settings from every layer. `overrides` are flags the user set (None values are ignored).
+
+    The user file is `config_file`, else $CROSSROADS_CONFIG, else the platform's config dir
+    (`~/.config/crossroads/config.toml`); a missing default file is fine, a missing named one is not.
+    """
+    layers = [_read_toml(PACKAGED_DEFAULTS)]
+    named = config_file or os.environ.get("CROSSROADS_CONFIG")
+    user_file = Path(named) if named else default_config_file()
+    if named or user_file.is_file():
+        layers.append(_read_toml(user_file))
+    token = _file_layers.set(tuple(layers))
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        source = f" (config file {user_file})" if named or user_file.is_file() else ""
+        raise ConfigError(f"invalid setting '{where}'{source}: {err['msg']}") from None
+    finally:
+        _file_layers.reset(token)

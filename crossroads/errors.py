@@ -1,0 +1,75 @@
+"""Every error crossroads raises, rooted in one class so callers can catch it at any level.
+
+    CrossroadsError
+    ├── ConfigError            a developer or configuration mistake: exit code 2, HTTP 4xx
+    │   ├── CardError          an agent card that does not parse (names the file and the field)
+    │   ├── GraphError         a handoff graph that does not validate
+    │   └── InputError         a question or other input that cannot be processed
+    └── RunError               a failure while answering: exit code 1
+        ├── LimitExceeded      a per-ask limit (requests, tokens, wall time, hops) was hit
+        ├── HandoffError       a handoff that the graph does not allow
+        ├── ProviderError      a model provider failed after retries and fallbacks
+        └── ToolUnavailable    code execution is unavailable (no safe sandbox tier)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CrossroadsError(Exception):
+    """Base class for every error raised by crossroads."""
+
+
+class ConfigError(CrossroadsError):
+    """A mistake in configuration, cards, graph or input: fix the input, retrying will not help."""
+
+
+class CardError(ConfigError):
+    """An agent card that cannot be loaded."""
+
+    def __init__(self, path: str, message: str, *, field: str | None = None) -> None:
+        self.path = path
+        self.field = field
+        where = f"{path}: field '{field}'" if field else path
+        super().__init__(f"{where}: {message}")
+
+
+class GraphError(ConfigError):
+    """A handoff graph that does not validate."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class InputError(ConfigError):
+    """A question (or other user input) that cannot be processed as given."""
+
+
+class RunError(CrossroadsError):
+    """A failure while answering. `partial` holds the trace gathered before the failure, if any."""
+
+    def __init__(self, message: str, *, partial: Any = None) -> None:
+        self.partial = partial
+        super().__init__(message)
+
+
+class LimitExceeded(RunError):
+    """A per-ask limit was exceeded. `limit` names it (requests, tokens, wall_time, hops)."""
+
+    def __init__(self, limit: str, message: str, *, partial: Any = None) -> None:
+        self.limit = limit
+        super().__init__(f"limit '{limit}' exceeded: {message}", partial=partial)
+
+
+class HandoffError(RunError):
+    """A handoff the graph does not allow (unknown neighbour, revisit)."""
+
+
+class ProviderError(RunError):
+    """A model provider failed after every retry and fallback."""
+
+
+class ToolUnavailable(RunError):
+    """Code execution is unavailable because no safe sandbox tier exists here."""

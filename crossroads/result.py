@@ -1,0 +1,130 @@
+"""What an ask returns: the answer plus a trace of every routing decision, handoff, tool call and model request.
+
+These pydantic models are the boundary of crossroads: the CLI prints them, the HTTP API serves them, the
+trace store persists them and scenario tests assert on them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class RouteTarget(BaseModel):
+    agent: str
+    confidence: float
+    sub_question: str
+    """The part of the question this specialist should answer (the whole question for one target)."""
+
+
+class RouteDecision(BaseModel):
+    """The router's choice for one question."""
+
+    targets: list[RouteTarget] = Field(default_factory=list)
+    """Chosen specialists, best first. Empty when the router abstains."""
+    abstain: bool = False
+    """True when no specialist fits: the question is out of scope."""
+    stage: str = "local"
+    """Which router decided: `keyword`, `local`, `llm`, or `fixed` (routing bypassed)."""
+    reason: str = ""
+    scores: dict[str, float] = Field(default_factory=dict)
+    """Confidence of every specialist, including the ones not chosen."""
+    duration_ms: float = 0.0
+
+    @property
+    def agents(self) -> list[str]:
+        return [t.agent for t in self.targets]
+
+    @property
+    def primary(self) -> str | None:
+        return self.targets[0].agent if self.targets else None
+
+
+class ToolCallRecord(BaseModel):
+    agent: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    result: Any = None
+    duration_ms: float = 0.0
+    ok: bool = True
+    """False when the tool raised, or reported that it could not run."""
+
+
+class ModelAttempt(BaseModel):
+    """One failed try at a model request, before a retry or a fallback."""
+
+    model: str
+    error: str
+    status: int | None = None
+    wait_s: float = 0.0
+
+
+class ModelRequestRecord(BaseModel):
+    agent: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    duration_ms: float = 0.0
+    attempts: list[ModelAttempt] = Field(default_factory=list)
+
+
+class HandoffRecord(BaseModel):
+    source: str
+    target: str
+    reason: str = ""
+    hop: int = 1
+    accepted: bool = True
+    note: str = ""
+    """Why a handoff was refused (not a neighbour, already visited, hop limit)."""
+
+
+class SpecialistAnswer(BaseModel):
+    agent: str
+    question: str
+    answer: str = ""
+    path: list[str] = Field(default_factory=list)
+    """Agents this branch visited, starting at `router`."""
+    error: str | None = None
+
+
+class Usage(BaseModel):
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, record: ModelRequestRecord) -> None:
+        self.requests += 1
+        self.input_tokens += record.input_tokens
+        self.output_tokens += record.output_tokens
+        self.cache_read_tokens += record.cache_read_tokens
+        self.cache_write_tokens += record.cache_write_tokens
+
+
+class AskResult(BaseModel):
+    """The answer to one question and the full trace of how it was produced."""
+
+    trace_id: str
+    question: str
+    answer: str
+    status: Literal["ok", "out_of_scope", "error"] = "ok"
+    error: str | None = None
+    route: RouteDecision
+    handoff_path: list[str] = Field(default_factory=list)
+    """Every agent visited, in order, starting at `router` (branches concatenated)."""
+    specialists: list[SpecialistAnswer] = Field(default_factory=list)
+    handoffs: list[HandoffRecord] = Field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    model_requests: list[ModelRequestRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    duration_ms: float = 0.0
+    started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

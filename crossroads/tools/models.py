@@ -1,0 +1,60 @@
+"""Typed results of the tools specialists call. Field names are the same in `AskResult.tool_calls`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Tier = Literal["bwrap", "landlock", "unavailable", "unsafe-local"]
+"""Isolation tier the code ran under (see crossroads/tools/sandbox.py); `unavailable` means it did not run."""
+
+
+class PythonResult(BaseModel):
+    ok: bool
+    """True when the snippet ran to completion with exit code 0."""
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None
+    """Exception type and message plus a traceback without crossroads' frames, or why it could not run."""
+    exit_code: int | None = None
+    timed_out: bool = False
+    truncated: bool = False
+    duration_ms: float = 0.0
+    tier: Tier = "unavailable"
+
+
+MathKind = Literal[
+    "equality", "identity", "derivative", "integral", "limit", "solve", "numeric", "matrix", "statistics",
+    "inequality", "unknown",
+]
+
+
+class MathResult(BaseModel):
+    verified: bool | None
+    """True or false when decided; None when undecidable or unparseable (see `error`)."""
+    kind: MathKind = "unknown"
+    claim: str = ""
+    lhs: str | None = None
+    rhs: str | None = None
+    assumptions: list[str] = Field(default_factory=list)
+    """Assumptions on symbols used to decide, e.g. `a > 0`; empty means over the reals/complexes as parsed."""
+    counterexample: dict[str, Any] | None = None
+    difference: str | None = None
+    """The simplified lhs - rhs, or the numeric difference, when the claim is false."""
+    explanation: str = ""
+    error: str | None = None
+    duration_ms: float = 0.0
+    tier: Tier = "unavailable"
+
+
+class SqlResult(BaseModel):
+    ok: bool
+    columns: list[str] = Field(default_factory=list)
+    rows: list[list[Any]] = Field(default_factory=list)
+    row_count: int = 0
+    truncated: bool = False
+    error: str | None = None
+    duration_ms: float = 0.0
+    tier: Tier = "unavailable"
+    engine: str = "sqlite"
