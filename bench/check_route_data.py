@@ -80,7 +80,8 @@ def check(root: Path) -> list[str]:
     lines = sum(total[c] for c in (*SPECIALISTS, "multi", "off-topic"))
     print(f"{'lines':24}" + "".join(f"{sum(c[k] for k in (*SPECIALISTS, 'multi', 'off-topic')):>18}"
                                     for c in per_file.values()) + f"{lines:>8}")
-    print("pairs: " + ", ".join(f"{'+'.join(sorted(p))}={n}" for p, n in sorted(pairs.items(), key=sorted)))
+    shown = sorted(("+".join(sorted(pair)), n) for pair, n in pairs.items())
+    print("pairs: " + ", ".join(f"{name}={n}" for name, n in shown))
     return problems
 
 
