@@ -1,0 +1,159 @@
+"""The offline router: the local classifier, the decision rule and the per-specialist split.
+
+The fitted model is cached under the user cache directory, keyed by a hash of everything it is
+trained from (cards, example files, model version), so editing a card or adding an example file
+refits it automatically on next use and an unchanged setup loads in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from crossroads.agents.cards import AgentCard
+from crossroads.config import RouterSettings
+from crossroads.result import RouteDecision, RouteTarget
+from crossroads.router.decision import Rule, choose
+from crossroads.router.examples import Example, load_many
+from crossroads.router.model import DEFAULT_HYPER, MODEL_VERSION, Doc, Hyper, LocalModel, fit
+from crossroads.router.text import segments
+
+_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
+_MARKUP = re.compile(r"[*_`>|]+")
+
+
+def card_docs(card: AgentCard, weight: float) -> list[Doc]:
+    """A card as training documents: description, capabilities, sections and their bullets.
+
+    Sections read like long posts and bullets like terse titles; both kinds of question occur.
+    """
+    label = (card.name,)
+    docs = [Doc(card.description, label, weight)]
+    docs += [Doc(cap, label, weight) for cap in card.capabilities]
+    for section in card.sections:
+        heading = section.heading.split(" > ")[-1]
+        text = _MARKUP.sub(" ", section.text)
+        docs.append(Doc(f"{heading}\n{text}", label, weight))
+        for line in text.splitlines():
+            match = _BULLET.match(line)
+            if match and len(match.group(1)) > 20:
+                docs.append(Doc(match.group(1), label, weight))
+    return docs
+
+
+def training_docs(cards: Mapping[str, AgentCard], examples: Iterable[Example], hyper: Hyper) -> list[Doc]:
+    docs: list[Doc] = []
+    for card in cards.values():
+        docs.extend(card_docs(card, hyper.card_weight))
+    for ex in examples:
+        labels = tuple(lb for lb in ex.labels if lb in cards)
+        if ex.labels and not labels:
+            continue  # about specialists that are not loaded here: neither positive nor off-topic
+        docs.append(Doc(ex.question, labels, 1.0))
+    return docs
+
+
+def default_cache_dir() -> Path:
+    from platformdirs import user_cache_path
+
+    return Path(os.environ.get("CROSSROADS_CACHE_DIR") or user_cache_path("crossroads")) / "router"
+
+
+def load_or_fit(
+    cards: Mapping[str, AgentCard],
+    example_files: Sequence[Path],
+    *,
+    hyper: Hyper = DEFAULT_HYPER,
+    cache_dir: Path | None = None,
+) -> LocalModel:
+    """The fitted model for these inputs, from the cache when its key matches, else fitted and cached."""
+    examples = load_many(example_files)
+    key = hashlib.sha256()
+    key.update(f"v{MODEL_VERSION}|{hyper!r}".encode())
+    for name in sorted(cards):
+        card = cards[name]
+        key.update(json.dumps([name, card.description, card.capabilities, card.body]).encode())
+    for ex in examples:
+        key.update(json.dumps([ex.question, ex.labels]).encode())
+    path = cache_dir / f"model-{key.hexdigest()[:24]}.json" if cache_dir else None
+    if path is not None and path.is_file():
+        try:
+            return LocalModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a corrupt cache entry is refitted below
+    model = fit(training_docs(cards, examples, hyper), sorted(cards), hyper)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(model.to_json(), separators=(",", ":")), encoding="utf-8")
+            tmp.replace(path)
+        except OSError:
+            pass  # a read-only cache only costs the refit next time
+    return model
+
+
+class LocalRouter:
+    """Routes with the local classifier: no network, sub-millisecond per question."""
+
+    def __init__(self, model: LocalModel, settings: RouterSettings) -> None:
+        self.model = model
+        self.settings = settings
+
+    @property
+    def rule(self) -> Rule:
+        s = self.settings
+        return Rule(threshold=s.threshold, margin=s.margin, max_targets=s.max_targets)
+
+    def scores(self, question: str) -> dict[str, float]:
+        return self.model.confidences(question)
+
+    def decide(self, question: str, rule: Rule | None = None) -> RouteDecision:
+        t0 = time.perf_counter()
+        scores = self.scores(question)
+        chosen = choose(scores, rule or self.rule)
+        subs = self.split(question, [n for n, _ in chosen]) if len(chosen) > 1 else {}
+        targets = [RouteTarget(agent=n, confidence=round(s, 4), sub_question=subs.get(n, question))
+                   for n, s in chosen]
+        best = max(scores.values(), default=0.0)
+        if targets:
+            reason = f"local classifier: {', '.join(f'{t.agent} {t.confidence:.2f}' for t in targets)}"
+        else:
+            reason = f"no specialist reaches the threshold {self.rule.threshold:.2f} (best {best:.2f})"
+        return RouteDecision(
+            targets=targets,
+            abstain=not targets,
+            stage="local",
+            reason=reason,
+            scores={n: round(s, 4) for n, s in sorted(scores.items(), key=lambda kv: -kv[1])},
+            duration_ms=(time.perf_counter() - t0) * 1000,
+        )
+
+    def split(self, question: str, agents: Sequence[str]) -> dict[str, str]:
+        """Each chosen specialist's part of a multi-domain question.
+
+        A sentence goes to the chosen specialist it scores best for, and also to any other chosen
+        one it is confident about; a specialist left with no sentence gets the whole question.
+        """
+        parts = segments(question)
+        if len(parts) < 2:
+            return {}
+        owned: dict[str, list[str]] = {a: [] for a in agents}
+        threshold = self.settings.threshold
+        for part in parts:
+            conf = self.model.confidences(part)
+            best = max(agents, key=lambda a: conf[a])
+            if conf[best] < 0.5 * threshold:
+                continue  # no topical content ("Thanks in advance."): context only
+            for agent in agents:
+                if agent == best or conf[agent] >= threshold:
+                    owned[agent].append(part)
+        return {a: " ".join(p) for a, p in owned.items() if p and len(p) < len(parts)}
+
+    async def route(self, question: str) -> RouteDecision:
+        return self.decide(question)
