@@ -24,7 +24,9 @@ class KeywordRouter:
 
     def __init__(self, cards: Mapping[str, AgentCard], settings: RouterSettings) -> None:
         self.settings = settings
-        self.vocab = {name: set(words(" ".join([c.description, *c.capabilities]))) for name, c in cards.items()}
+        self.vocab = {
+            name: set(words(" ".join([c.description, *c.capabilities]))) for name, c in cards.items()
+        }
 
     def decide(self, question: str) -> RouteDecision:
         t0 = time.perf_counter()
@@ -34,7 +36,8 @@ class KeywordRouter:
         scores = {n: (v / top if top else 0.0) * min(1.0, top / 3) for n, v in raw.items()}
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
         best = ranked[0][1] if ranked else 0.0
-        chosen = [(n, s) for n, s in ranked if s >= self.settings.threshold and best - s <= self.settings.margin]
+        threshold, margin = self.settings.threshold, self.settings.margin
+        chosen = [(n, s) for n, s in ranked if s >= threshold and best - s <= margin]
         chosen = chosen[: self.settings.max_targets]
         return RouteDecision(
             targets=[RouteTarget(agent=n, confidence=round(s, 4), sub_question=question) for n, s in chosen],
