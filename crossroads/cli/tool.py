@@ -1,0 +1,120 @@
+"""`crossroads tool ...`: run the sandboxed tools by hand (JSON on stdout), and `crossroads setup-sandbox`.
+
+Exit codes: 0 when the tool ran (whatever the snippet did), 2 on bad input, 1 when the sandbox is
+unavailable. Each tool is one small command on the `tool` sub-app; `_run_tool` does the shared part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from crossroads.cli.app import ConfigOpt, err, guarded, log_overrides, out
+from crossroads.errors import InputError, ToolUnavailable
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from crossroads.tools.toolbox import Toolbox
+
+tool_app = typer.Typer(
+    name="tool", help="Run a sandboxed tool and print its result as JSON.", no_args_is_help=True
+)
+
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", min=0.01, max=300, help="Wall-clock limit in seconds.")
+]
+
+
+def _read_source(file: Path | None) -> str:
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"{file}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{file}: not UTF-8 text") from None
+    else:
+        text = sys.stdin.read()
+    if not text.strip():
+        raise InputError("no code given (pass --file F or pipe code on stdin)")
+    return text
+
+
+def _ensure_logging(level: str) -> None:
+    """Keep stdout for JSON: when nothing configured structlog yet, log to stderr at `level`."""
+    import logging
+
+    import structlog
+
+    if not structlog.is_configured():
+        structlog.configure(
+            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        )
+
+
+def _run_tool(config: Path | None, call: Callable[[Toolbox], Awaitable[BaseModel]]) -> None:
+    """Start a toolbox, run one call, print the result; fail with exit 1 when nothing can run."""
+    from crossroads.config import load_settings
+    from crossroads.tools.toolbox import Toolbox
+
+    settings = load_settings(config, **log_overrides())
+    _ensure_logging(settings.log_level)
+
+    async def main() -> BaseModel:
+        toolbox = Toolbox(settings.sandbox.model_copy(update={"pool_size": 0}))
+        try:
+            await toolbox.start()
+            return await call(toolbox)  # an unavailable toolbox returns a result saying why
+        finally:
+            await toolbox.aclose()
+
+    result: Any = asyncio.run(main())
+    out.print_json(result.model_dump_json())
+    if getattr(result, "tier", None) == "unavailable":
+        raise ToolUnavailable(getattr(result, "error", None) or "code execution unavailable")
+
+
+@tool_app.command("python")
+@guarded
+def python_cmd(
+    timeout: TimeoutOpt = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the code from this file.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run Python code (stdin by default) in the sandbox."""
+    source = _read_source(file)
+    _run_tool(config, lambda tb: tb.run_python(source, timeout=timeout))
+
+
+# `tool math` and `tool sql` live next to this one: a command that builds its arguments and calls
+# `_run_tool(config, lambda tb: tb.check_math(...))` / `tb.run_sql(...)`.
+
+
+@guarded
+def setup_sandbox(
+    runtime: Annotated[
+        Path | None, typer.Option("--runtime", help="Where to build the runtime (default from settings).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when up to date.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Build the sandbox runtime (a venv of the system Python with sympy, numpy, pyseccomp); idempotent."""
+    from crossroads.config import load_settings
+    from crossroads.tools.runtime import build_runtime
+
+    settings = load_settings(config, **log_overrides())
+    _ensure_logging(settings.log_level)
+    path = build_runtime(runtime or settings.sandbox.runtime, force=force)
+    err.print(f"sandbox runtime ready at {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tool_app)
+    app.command("setup-sandbox")(setup_sandbox)

@@ -1,0 +1,124 @@
+"""Slot allocation and the pool of pre-started one-shot sandboxes.
+
+A pooled sandbox has already paid interpreter start-up, the sympy/numpy imports and the seccomp filter,
+and waits for its code on stdin. It serves exactly one request and is then killed and swept; a background
+thread starts its replacement. One sandbox per request (rather than a forked zygote) keeps uid, pid
+namespace and /tmp private to each request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from crossroads.tools.sandbox import Sandbox
+
+MAX_SLOTS = 64
+"""Concurrent sandboxes (pooled + running); each slot is its own uid, BASE_UID + slot."""
+
+
+class SlotAllocator:
+    """Hands out slot numbers so concurrent sandboxes never share a uid (thread-safe)."""
+
+    def __init__(self, count: int = MAX_SLOTS) -> None:
+        self._free = list(range(count))
+        self._cond = threading.Condition()
+
+    def acquire(self, timeout: float | None = None) -> int | None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: bool(self._free), timeout):
+                return None
+            return self._free.pop(0)
+
+    def release(self, slot: int, *, clean: bool = True) -> None:
+        """Return a slot; a slot whose processes could not be swept stays out of use."""
+        if not clean:
+            return
+        with self._cond:
+            self._free.append(slot)
+            self._cond.notify()
+
+
+class WarmPool:
+    """Keeps up to `size` pre-started sandboxes; `take()` returns a ready one or None (then spawn cold)."""
+
+    def __init__(self, size: int, spawn: Callable[[], Sandbox | None], discard: Callable[[Sandbox], None]):
+        self.size = size
+        self._spawn = spawn
+        self._discard = discard
+        self._entries: list[Sandbox] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.size <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._refill_loop, name="crossroads-sandbox-pool", daemon=True)
+        self._thread.start()
+        self._wake.set()
+
+    def take(self) -> Sandbox | None:
+        """A ready sandbox (its filter is loaded and preloads imported), or None when none is ready."""
+        with self._lock:
+            entries = list(self._entries)
+        for sandbox in entries:
+            state = sandbox.poll_ready()
+            if state is False:
+                continue
+            with self._lock:
+                if sandbox not in self._entries:
+                    continue  # another thread took it
+                self._entries.remove(sandbox)
+            self._wake.set()
+            if state is None:
+                self._discard(sandbox)
+                continue
+            return sandbox
+        return None
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until every pooled sandbox is ready (tests and benchmarks); False on time-out."""
+        import time
+
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                entries = list(self._entries)
+            if len(entries) >= self.size and all(e.poll_ready(0.01) for e in entries):
+                return True
+            time.sleep(0.01)
+        return False
+
+    def _refill_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while not self._closed:
+                with self._lock:
+                    if len(self._entries) >= self.size:
+                        break
+                sandbox = self._spawn()
+                if sandbox is None:
+                    break
+                with self._lock:
+                    if self._closed:
+                        closing = True
+                    else:
+                        closing = False
+                        self._entries.append(sandbox)
+                if closing:
+                    self._discard(sandbox)
+            if self._closed:
+                return
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            entries, self._entries = self._entries, []
+        for sandbox in entries:
+            self._discard(sandbox)
