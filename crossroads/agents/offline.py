@@ -1,0 +1,335 @@
+"""The offline model: a deterministic pydantic-ai `FunctionModel` that goes through the real agent loop.
+
+It needs no network and no key, so `crossroads ask` works on a fresh machine. For a specialist it reads
+the question the way a careful engineer would: code blocks go to `run_python` (or `run_sql`), arithmetic,
+statistical and symbolic claims go to `check_math`, parts of the question that belong to a neighbour go
+to `handoff`; then it answers from the sections of its card that BM25 ranks highest for the question,
+citing their headings, and reports what the tools returned. Nothing in it knows particular questions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
+
+from crossroads.agents.cards import AgentCard
+from crossroads.agents.prompting import parse_synthesis_prompt, split_specialist_prompt
+from crossroads.text import BM25, sentences, tokens
+
+MODEL_NAME = "offline"
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+_MATH_WORDS = frozenset(
+    "sin cos tan cot sec csc asin acos atan sinh cosh tanh log ln exp sqrt pi abs det diff integrate limit "
+    "sum oo inf infinity factorial binomial floor ceiling gcd lcm mod".split()
+)
+_OPERATOR = re.compile(r"(?<![=<>!~])(==|=|≈|~=|!=|≠|<=|>=|≤|≥|<|>)(?![=>])")
+_CLAIM_VERBS = re.compile(r"\s+(?:is equal to|equals|is approximately|is about|is roughly|equal to)\s+", re.I)
+_CALCULUS = re.compile(r"\b(?:derivative|integral|limit|antiderivative)\s+of\b.+?\b(?:is|equals|=)\s+\S.*",
+                       re.I)
+_STATS = re.compile(r"\b(?:f1|f-1|f1[- ]score|f-score|accuracy|precision|recall|mean|variance|std|"
+                    r"standard deviation|median)\b.*\d.*(?:=|\bis\b|\bequals\b|≈).*\d", re.I)
+_LEAD = re.compile(r"^(?:(?:is it true that|check that|check whether|check if|verify that|verify|confirm that|"
+                   r"can you (?:check|verify|confirm)(?: that| whether)?|also|and|so|i think|i believe|"
+                   r"does|is|my claim:?|claim:?|math:?)\s+)+", re.I)
+_TRAIL = re.compile(r"(?:,?\s*(?:right|correct|true|isn't it|no)\s*)?[?.!]*\s*$", re.I)
+
+
+Scorer = Callable[[str], Mapping[str, float]]
+LEAN_MIN, LEAN_RATIO = 2.0, 1.5
+"""A clause leans on a neighbour when that neighbour scores at least this much, and this many times the
+specialist's own score (BM25 units of `CardIndex`; a calibrated router rescales them, see providers)."""
+_CLAUSE = re.compile(r",\s+(?:and|but|then|also|plus)\s+|;\s+|\s+and\s+(?=(?:which|what|how|where|when|why|"
+                     r"who|should|do|does|can|is|are)\b)", re.I)
+
+
+def clauses(text: str) -> list[str]:
+    """Sentences split further at conjunctions that start a new request ("..., and which metrics ...")."""
+    return [c.strip() for s in sentences(text) for c in _CLAUSE.split(s) if c and c.strip()]
+
+
+def code_blocks(text: str) -> list[tuple[str, str]]:
+    """Fenced code blocks as (language, code); language is lower case, possibly empty."""
+    return [(lang.lower(), code) for lang, code in _FENCE.findall(text) if code.strip()]
+
+
+def strip_code(text: str) -> str:
+    return _FENCE.sub(" ", text)
+
+
+def math_claims(text: str, limit: int = 3) -> list[str]:
+    """Sentences that state a checkable arithmetic, statistical or symbolic claim."""
+    claims: list[str] = []
+    for sentence in sentences(strip_code(text).replace("`", "")):
+        claim = _claim_in(sentence)
+        if claim and claim not in claims:
+            claims.append(claim)
+        if len(claims) >= limit:
+            break
+    return claims
+
+
+def _claim_in(sentence: str) -> str | None:
+    s = _TRAIL.sub("", _LEAD.sub("", sentence.strip()))
+    if _CALCULUS.search(s) or _STATS.search(s):
+        return s
+    s = _CLAIM_VERBS.sub(" = ", s)
+    match = _OPERATOR.search(s)
+    if not match:
+        return None
+    left, right = _math_tail(s[: match.start()]), _math_head(s[match.end():])
+    if not left or not right:
+        return None
+    both = left + right
+    has_digit = any(ch.isdigit() for ch in both)
+    has_operation = any(ch in both for ch in "+-*/^()²³√π!×÷·")
+    if not has_operation and not (has_digit and re.search(r"\d", left)):
+        return None  # "3 replicas = 6 pods" is prose, not a claim
+    if not has_digit and not re.search(r"[A-Za-z]", left + right):
+        return None
+    return f"{left} {match.group(1)} {right}"
+
+
+_MATH_CHARS = r"[0-9A-Za-z_+\-*/^().,\[\]²³√π×÷·! ]"
+
+
+def _math_tail(text: str) -> str:
+    m = re.search(_MATH_CHARS + r"+$", text)
+    return _only_math(m.group(0) if m else "", keep="tail")
+
+
+def _math_head(text: str) -> str:
+    m = re.match(_MATH_CHARS + r"+", text)
+    return _only_math(m.group(0) if m else "", keep="head")
+
+
+def _only_math(fragment: str, keep: str) -> str:
+    """Trim words that are not math (function names or single-letter symbols) off the far end."""
+    words = fragment.strip().strip(",.").split(" ")
+    ok = [all(_is_math_word(w) for w in re.findall(r"[A-Za-z_]+", word)) for word in words]
+    if keep == "tail":
+        while words and not ok[0]:
+            words, ok = words[1:], ok[1:]
+        if not all(ok):
+            cut = len(ok) - ok[::-1].index(False)
+            words = words[cut:]
+    else:
+        if not all(ok):
+            words = words[: ok.index(False)]
+    return " ".join(words).strip().strip(",.")
+
+
+def _is_math_word(word: str) -> bool:
+    return len(word) == 1 or word.lower() in _MATH_WORDS
+
+
+class CardIndex:
+    """BM25 over every card's text: which specialist's domain a piece of text leans on."""
+
+    def __init__(self, cards: Mapping[str, AgentCard]) -> None:
+        self.names = sorted(cards)
+        docs = []
+        for name in self.names:
+            card = cards[name]
+            profile = " ".join([card.description, *card.capabilities] * 3)
+            headings = " ".join(s.heading for s in card.sections)
+            docs.append(f"{profile} {headings} {card.body}")
+        self.bm25 = BM25(docs)
+
+    def __call__(self, text: str) -> dict[str, float]:
+        return dict(zip(self.names, self.bm25.scores(text), strict=True))
+
+
+class OfflineSpecialist:
+    """The offline model's behaviour for one specialist; `model()` wraps it in a `FunctionModel`."""
+
+    def __init__(self, card: AgentCard, scorer: Scorer, neighbours: Mapping[str, str]) -> None:
+        self.card = card
+        self.scorer = scorer
+        """Scores every specialist's fit for a piece of text (the router's classifier when available)."""
+        self.neighbours = dict(neighbours)
+        self.sections = card.sections
+        self.section_index = BM25([f"{s.heading} {s.heading} {s.text}" for s in self.sections])
+
+    def model(self) -> FunctionModel:
+        return FunctionModel(self.respond, model_name=f"{MODEL_NAME}:{self.card.name}")
+
+    def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        prompt = _user_prompt(messages)
+        part, question, covered = split_specialist_prompt(prompt)
+        tools = {t.name for t in info.function_tools}
+        if not _has_tool_calls(messages):
+            calls = self.plan_tool_calls(part, tools, covered)
+            if calls:
+                return _response(calls, prompt)
+        text = self.compose(part, _tool_returns(messages))
+        return _response([TextPart(text)], prompt, text)
+
+    def plan_tool_calls(self, part: str, tools: set[str], covered: list[str]) -> list[ToolCallPart]:
+        calls: list[ToolCallPart] = []
+        for lang, code in code_blocks(part)[:2]:
+            if lang in {"sql", "sqlite", "postgresql", "mysql"} and "run_sql" in tools:
+                calls.append(ToolCallPart("run_sql", {"query": code}))
+            elif lang in {"", "python", "py", "python3", "pycon"} and "run_python" in tools:
+                calls.append(ToolCallPart("run_python", {"code": code}))
+        if "check_math" in tools:
+            calls.extend(ToolCallPart("check_math", {"claim": claim}) for claim in math_claims(part))
+        if "handoff" in tools:
+            for target, text in self.leaning_parts(part, covered).items():
+                calls.append(ToolCallPart("handoff", {
+                    "to": target, "question": text,
+                    "reason": self.neighbours.get(target, "neighbouring domain")}))
+        return calls
+
+    def leaning_parts(self, part: str, covered: list[str]) -> dict[str, str]:
+        """Sentences of the question that clearly belong to a neighbour not already covered."""
+        parts: dict[str, list[str]] = {}
+        for sentence in clauses(strip_code(part)):
+            words = [t for t in tokens(sentence) if not t.isdigit()]
+            if len(words) < 4 or _claim_in(sentence):
+                continue
+            scores = self.scorer(sentence)
+            best = max(scores, key=lambda n: scores[n])
+            own = scores.get(self.card.name, 0.0)
+            if best in self.neighbours and best not in covered and scores[best] >= max(LEAN_MIN, LEAN_RATIO * own):
+                parts.setdefault(best, []).append(sentence)
+        return {name: " ".join(texts) for name, texts in sorted(parts.items())[:2]}
+
+    def compose(self, part: str, returns: list[ToolReturnPart]) -> str:
+        query = strip_code(part)
+        ranked = self.section_index.top(query, 3)
+        lines = [f"**{self.card.display_name}**"]
+        if not ranked:
+            lines.append(f"My knowledge covers: {'; '.join(self.card.capabilities[:6])}. The question does not"
+                         " match any section of it closely, so here is where I would start:")
+            ranked = [(0, 0.0)] if self.sections else []
+        for i, _ in ranked:
+            section = self.sections[i]
+            lines.append(f"\nFrom *{section.heading}*:")
+            lines.extend(f"- {line}" for line in self._best_lines(section.text, query))
+        for ret in returns:
+            lines.append("\n" + describe_tool_return(ret))
+        cited = ", ".join(f'"{self.sections[i].heading}"' for i, _ in ranked)
+        if cited:
+            lines.append(f"\nSources: {cited} ({self.card.display_name} card).")
+        return "\n".join(lines)
+
+    @staticmethod
+    def _best_lines(text: str, query: str, k: int = 4) -> list[str]:
+        candidates = [c for c in _items(text) if len(c) > 3]
+        if len(candidates) <= k:
+            return candidates
+        top = BM25(candidates).top(query, k)
+        chosen = sorted(i for i, _ in top) or list(range(k))
+        return [candidates[i] for i in chosen]
+
+
+_ITEM_START = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|\|)")
+
+
+def _items(text: str) -> list[str]:
+    """Bullets, numbered items and paragraphs of a section, with hard-wrapped lines joined."""
+    items: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if not line.strip() or _ITEM_START.match(line) or line.lstrip().startswith("#"):
+            if current:
+                items.append(" ".join(current))
+            current = []
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            line = _ITEM_START.sub("", line, count=1)
+        current.append(line.strip())
+    if current:
+        items.append(" ".join(current))
+    return [re.sub(r"\*\*|__", "", i).strip() for i in items if i.strip()]
+
+
+def describe_tool_return(ret: ToolReturnPart) -> str:
+    """A short, faithful report of one tool result."""
+    content: Any = ret.content
+    if hasattr(content, "model_dump"):
+        content = content.model_dump(mode="json")
+    if isinstance(content, str):
+        try:
+            content = json.loads(content)
+        except ValueError:
+            return f"Tool `{ret.tool_name}` returned: {content[:1500]}"
+    if not isinstance(content, dict):
+        return f"Tool `{ret.tool_name}` returned: {str(content)[:1500]}"
+    if ret.tool_name == "run_python":
+        if content.get("ok"):
+            out = (content.get("stdout") or "").strip() or "(no output)"
+            return f"Ran the code in the sandbox ({content.get('tier')}): it succeeded. Output:\n```\n{out[:1500]}\n```"
+        why = "it timed out" if content.get("timed_out") else (content.get("error") or "it failed").strip()
+        return f"Ran the code in the sandbox ({content.get('tier')}): {why[:1500]}"
+    if ret.tool_name == "check_math":
+        verdict = {True: "verified: true", False: "verified: false", None: "undecided"}[content.get("verified")]
+        detail = content.get("counterexample") or content.get("difference") or content.get("error") or ""
+        assumptions = ", ".join(content.get("assumptions") or [])
+        extra = f" Assumptions: {assumptions}." if assumptions else ""
+        more = f" ({json.dumps(detail) if isinstance(detail, dict) else detail})" if detail else ""
+        return f"Checked the claim `{content.get('claim')}` ({content.get('kind')}): {verdict}{more}.{extra}"
+    if ret.tool_name == "run_sql":
+        if not content.get("ok"):
+            return f"Ran the SQL: error: {content.get('error')}"
+        cols = ", ".join(content.get("columns") or [])
+        rows = content.get("rows") or []
+        shown = "\n".join(" | ".join(str(c) for c in row) for row in rows[:10])
+        return f"Ran the SQL ({content.get('row_count')} rows):\n```\n{cols}\n{shown}\n```"
+    if ret.tool_name == "handoff":
+        return f"Handed part of the question over; the answer:\n{content.get('answer', content)}"
+    return f"Tool `{ret.tool_name}` returned: {json.dumps(content)[:1500]}"
+
+
+def offline_synthesizer() -> FunctionModel:
+    """Offline synthesis: one answer with a heading per specialist, in the router's order."""
+
+    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        prompt = _user_prompt(messages)
+        _question, outputs = parse_synthesis_prompt(prompt)
+        names = ", ".join(o.title.strip("*") for o in outputs)
+        parts = [f"This question spans {len(outputs)} areas ({names}); each part is answered below."]
+        for o in outputs:
+            parts.append(f"\n## {o.title.strip('*')}\n{o.answer.strip()}")
+        text = "\n".join(parts)
+        return _response([TextPart(text)], prompt, text)
+
+    return FunctionModel(respond, model_name=f"{MODEL_NAME}:synthesizer")
+
+
+def _user_prompt(messages: list[ModelMessage]) -> str:
+    for message in messages:
+        if isinstance(message, ModelRequest):
+            for p in message.parts:
+                if isinstance(p, UserPromptPart) and isinstance(p.content, str):
+                    return p.content
+    return ""
+
+
+def _has_tool_calls(messages: list[ModelMessage]) -> bool:
+    return any(isinstance(m, ModelResponse) and m.tool_calls for m in messages)
+
+
+def _tool_returns(messages: list[ModelMessage]) -> list[ToolReturnPart]:
+    return [p for m in messages if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, ToolReturnPart)]
+
+
+def _response(parts: list[Any], prompt: str, text: str = "") -> ModelResponse:
+    """A response with a deterministic token estimate (about 4 characters a token)."""
+    out = text or json.dumps([getattr(p, "args", "") for p in parts], default=str)
+    usage = RequestUsage(input_tokens=max(1, len(prompt) // 4), output_tokens=max(1, len(out) // 4))
+    return ModelResponse(parts=parts, usage=usage, model_name=MODEL_NAME)

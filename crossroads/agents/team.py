@@ -1,0 +1,165 @@
+"""The specialists of one orchestrator: one pydantic-ai `Agent` per card, handoffs along graph edges,
+and synthesis of several answers into one.
+
+A handoff is a tool call: the specialist asks a neighbour (and only a neighbour) to answer part of the
+question, inside the same run budget. Along one branch no agent is visited twice, agents already
+answering in parallel are not asked again, and the hop limit stops runaway chains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_ai import Agent, RunContext, Tool
+from pydantic_ai.usage import RunUsage, UsageLimits
+
+from crossroads.agents.cards import AgentCard
+from crossroads.agents.prompting import (
+    SYNTHESIS_INSTRUCTIONS,
+    SpecialistOutput,
+    specialist_instructions,
+    specialist_prompt,
+    synthesis_prompt,
+)
+from crossroads.errors import LimitExceeded
+from crossroads.graph import ROUTER, HandoffGraph
+from crossroads.providers import ModelFactory
+from crossroads.result import HandoffRecord, ModelAttempt
+from crossroads.tools.models import MathResult, PythonResult, SqlResult
+from crossroads.trace import Trace, trace_hooks
+
+
+@dataclass
+class RunDeps:
+    """What a specialist's tools see while it runs."""
+
+    agent: str
+    trace: Trace
+    team: Team
+    question: str
+    """The whole question, for context."""
+    visited: list[str]
+    """Agents this branch has visited so far, starting at `router`; shared by the branch's handoffs."""
+    covered: list[str] = field(default_factory=list)
+    """Agents answering other parts of the question in parallel."""
+    hops: int = 0
+    pending_attempts: list[ModelAttempt] = field(default_factory=list)
+
+
+async def run_python(ctx: RunContext[RunDeps], code: str) -> PythonResult:
+    """Run a Python snippet in an isolated sandbox (no network, no host files, time and memory limits).
+
+    Args:
+        code: The complete Python source to run; print what you want to see.
+    """
+    return await ctx.deps.team.toolbox.run_python(code)
+
+
+async def check_math(ctx: RunContext[RunDeps], claim: str) -> MathResult:
+    """Verify a mathematical or statistical claim symbolically and numerically, e.g. `17*23 = 391`,
+    `d/dx x**3 = 3*x**2`, `log(a*b) = log(a) + log(b)`, `F1 with precision 0.8 and recall 0.5 = 0.615`.
+
+    Args:
+        claim: The claim, written as `left = right` (or a relation such as `<`).
+    """
+    return await ctx.deps.team.toolbox.check_math(claim)
+
+
+async def run_sql(ctx: RunContext[RunDeps], query: str, tables: dict[str, list[dict[str, Any]]] | None = None
+                  ) -> SqlResult:
+    """Run SQL against an empty in-memory database, optionally creating small tables first.
+
+    Args:
+        query: One or more SQL statements; the result of the last one is returned.
+        tables: Optional tables to create, as {table name: list of row objects}.
+    """
+    return await ctx.deps.team.toolbox.run_sql(query, tables)
+
+
+TOOLS = {"run_python": run_python, "check_math": check_math, "run_sql": run_sql}
+
+
+async def handoff(ctx: RunContext[RunDeps], to: str, question: str, reason: str = "") -> dict[str, str]:
+    """Hand part of the question to a neighbouring specialist and get its answer back.
+
+    Args:
+        to: The neighbour's name.
+        question: The part of the question the neighbour should answer, self-contained.
+        reason: Why this neighbour is the right expert, in a few words.
+    """
+    return await ctx.deps.team.handoff(ctx, to, question, reason)
+
+
+class Team:
+    """Builds the agents once; runs specialists, handoffs and synthesis for each ask."""
+
+    def __init__(self, cards: Mapping[str, AgentCard], graph: HandoffGraph, models: ModelFactory,
+                 toolbox: Any, *, max_hops: int) -> None:
+        self.cards = dict(cards)
+        self.graph = graph
+        self.toolbox = toolbox
+        self.max_hops = max_hops
+        hooks = trace_hooks()
+        self.agents: dict[str, Agent[RunDeps, str]] = {}
+        for name, card in self.cards.items():
+            neighbours = graph.neighbours(name)
+            tools: list[Tool[RunDeps]] = [Tool(TOOLS[t], takes_ctx=True) for t in card.tools]
+            if neighbours:
+                listing = "; ".join(f"{n}: {r}" for n, r in neighbours.items())
+                tools.append(Tool(handoff, takes_ctx=True, description=(
+                    "Hand part of the question to a neighbouring specialist and get its answer back."
+                    f" Allowed neighbours: {listing}.")))
+            self.agents[name] = Agent(
+                models.specialist(name), name=name, deps_type=RunDeps, output_type=str,
+                instructions=specialist_instructions(card, neighbours), tools=tools, capabilities=[hooks],
+                retries=2,
+            )
+        self.synthesizer: Agent[RunDeps, str] = Agent(
+            models.synthesizer(), name="synthesizer", deps_type=RunDeps, output_type=str,
+            instructions=SYNTHESIS_INSTRUCTIONS, capabilities=[hooks])
+
+    async def run_specialist(self, agent: str, part: str, deps: RunDeps, usage: RunUsage,
+                             limits: UsageLimits) -> str:
+        prompt = specialist_prompt(part, deps.question, deps.covered)
+        result = await self.agents[agent].run(prompt, deps=deps, usage=usage, usage_limits=limits)
+        return result.output
+
+    async def handoff(self, ctx: RunContext[RunDeps], to: str, question: str, reason: str) -> dict[str, str]:
+        deps = ctx.deps
+        hop = deps.hops + 1
+        refusal = None
+        if not self.graph.has_edge(deps.agent, to):
+            allowed = ", ".join(self.graph.neighbours(deps.agent)) or "none"
+            refusal = f"'{to}' is not a neighbour of {deps.agent} in the handoff graph (allowed: {allowed})"
+        elif to in deps.visited:
+            refusal = f"'{to}' was already visited on this path ({' -> '.join(deps.visited)})"
+        elif to in deps.covered:
+            refusal = f"'{to}' is already answering another part of this question in parallel"
+        if refusal:
+            deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop,
+                                                 accepted=False, note=refusal))
+            return {"agent": to, "answer": f"handoff refused: {refusal}. Answer this part yourself."}
+        if hop > self.max_hops:
+            deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop,
+                                                 accepted=False, note="hop limit"))
+            raise LimitExceeded("max_hops", f"handoff {deps.agent} -> {to} would be hop {hop}; the limit is "
+                                f"{self.max_hops}")
+        deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop))
+        deps.visited.append(to)
+        child = RunDeps(agent=to, trace=deps.trace, team=self, question=deps.question, visited=deps.visited,
+                        covered=deps.covered, hops=hop)
+        answer = await self.run_specialist(to, question, child, ctx.usage, ctx.usage_limits)
+        return {"agent": to, "answer": answer}
+
+    async def synthesize(self, question: str, outputs: list[SpecialistOutput], deps: RunDeps, usage: RunUsage,
+                         limits: UsageLimits) -> str:
+        result = await self.synthesizer.run(synthesis_prompt(question, outputs), deps=deps, usage=usage,
+                                            usage_limits=limits)
+        return result.output
+
+
+def new_branch(agent: str, trace: Trace, team: Team, question: str, covered: list[str]) -> RunDeps:
+    return RunDeps(agent=agent, trace=trace, team=team, question=question, visited=[ROUTER, agent],
+                   covered=[c for c in covered if c != agent])

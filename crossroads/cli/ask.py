@@ -1,0 +1,92 @@
+"""`crossroads ask`: answer a question and show how it was answered."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from crossroads.cli.app import CardsOpt, ConfigOpt, GraphOpt, JsonOpt, err, guarded, out, read_text_arg
+from crossroads.cli.common import settings_from_flags
+
+if TYPE_CHECKING:
+    from crossroads.result import AskResult
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ask")(ask)
+
+
+@guarded
+def ask(
+    question: Annotated[str, typer.Argument(help="The question; '-' reads it from stdin.")],
+    json_out: JsonOpt = False,
+    agent: Annotated[str | None, typer.Option("--agent", help="Ask this specialist directly.")] = None,
+    cards: CardsOpt = None,
+    config: ConfigOpt = None,
+    graph: GraphOpt = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Base URL of the provider.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Wall time of the whole ask (s).")] = None,
+) -> None:
+    """Answer a technical question with the right specialists."""
+    settings = settings_from_flags(config, cards, graph, model=model, base_url=base_url, timeout=timeout)
+    text = read_text_arg(question)
+    from crossroads.errors import RunError
+    from crossroads.orchestrator import Orchestrator
+
+    async def run() -> AskResult:
+        async with Orchestrator(settings) as orchestrator:
+            with err.status("thinking…", spinner="dots"):
+                return await orchestrator.ask(text, agent=agent)
+
+    try:
+        result = asyncio.run(run())
+    except RunError as exc:
+        if json_out and exc.partial is not None:
+            print(exc.partial.model_dump_json())
+        raise
+    if json_out:
+        print(result.model_dump_json())
+        return
+    render(result)
+
+
+def render(result: AskResult) -> None:
+    """The answer on stdout, then a compact trace (route, handoffs, tools, usage)."""
+    from rich.markdown import Markdown
+    from rich.tree import Tree
+
+    out.print(Markdown(result.answer))
+    route = result.route
+    tree = Tree(f"[bold]trace[/] {result.trace_id} ({result.duration_ms:.0f} ms)")
+    if route.abstain:
+        tree.add(f"route ({route.stage}): abstained: {route.reason}")
+    else:
+        node = tree.add(f"route ({route.stage}): " + ", ".join(f"{t.agent} {t.confidence:.2f}" for t in route.targets))
+        for t in route.targets:
+            if t.sub_question != result.question:
+                node.add(f"{t.agent}: {t.sub_question[:100]}")
+    for branch in result.specialists:
+        state = f" [red]{branch.error}[/]" if branch.error else ""
+        tree.add("path: " + " -> ".join(branch.path) + state)
+    for h in result.handoffs:
+        state = "" if h.accepted else f" [red]refused: {h.note}[/]"
+        tree.add(f"handoff {h.source} -> {h.target} (hop {h.hop}){state}")
+    for call in result.tool_calls:
+        summary = _tool_summary(call.result)
+        tree.add(f"tool {call.agent}.{call.name} {call.duration_ms:.0f} ms: {summary}")
+    u = result.usage
+    tree.add(f"model requests: {u.requests}, tokens in/out: {u.input_tokens}/{u.output_tokens}")
+    err.print(tree)
+
+
+def _tool_summary(result: object) -> str:
+    if not isinstance(result, dict):
+        return str(result)[:80]
+    if "verified" in result:
+        return f"verified={result['verified']}"
+    if result.get("timed_out"):
+        return "timed out"
+    return "ok" if result.get("ok") else f"failed: {str(result.get('error'))[:60]}"
