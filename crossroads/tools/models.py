@@ -42,6 +42,10 @@ class MathResult(BaseModel):
     counterexample: dict[str, Any] | None = None
     difference: str | None = None
     """The simplified lhs - rhs, or the numeric difference, when the claim is false."""
+    conditional: bool = False
+    """True when the claim is false in general (see `counterexample`) but holds under `assumptions`."""
+    method: Literal["exact", "symbolic", "numeric"] | None = None
+    """How it was decided: exact arithmetic, sympy simplification, or fixed-point numeric checks only."""
     explanation: str = ""
     error: str | None = None
     duration_ms: float = 0.0
