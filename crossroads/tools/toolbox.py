@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -130,14 +130,19 @@ class Toolbox:
     # They build a checker program, run it with `run_program` and parse its JSON stdout.
 
     async def check_math(self, claim: str, timeout: float | None = None) -> MathResult:  # noqa: ASYNC109
-        from crossroads.tools import math_check  # type: ignore[attr-defined]
+        from crossroads.tools import math_check
 
         return await math_check.check_math(self, claim, timeout=timeout)
 
-    async def run_sql(self, *args: object, **kwargs: object) -> SqlResult:
-        from crossroads.tools import sql  # type: ignore[attr-defined]
+    async def run_sql(
+        self,
+        query: str,
+        tables: dict[str, list[dict[str, Any]]] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> SqlResult:
+        from crossroads.tools import sql
 
-        return await sql.run_sql(self, *args, **kwargs)
+        return await sql.run_sql(self, query, tables, timeout=timeout)
 
     # -- internals (worker threads) -------------------------------------------------------------------
 
