@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossroads.cli.app import ConfigOpt, err, guarded, log_overrides, out
+from crossroads.cli.app import ConfigOpt, err, guarded, log_overrides, out, read_text_arg
 from crossroads.errors import InputError, ToolUnavailable
 
 if TYPE_CHECKING:
@@ -93,8 +93,53 @@ def python_cmd(
     _run_tool(config, lambda tb: tb.run_python(source, timeout=timeout))
 
 
-# `tool math` and `tool sql` live next to this one: a command that builds its arguments and calls
-# `_run_tool(config, lambda tb: tb.check_math(...))` / `tb.run_sql(...)`.
+@tool_app.command("math")
+@guarded
+def math_cmd(
+    claim: Annotated[str, typer.Argument(help="The claim, e.g. 'd/dx x**3 = 3*x**2'; - reads it from stdin.")],
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check a math claim with sympy in the sandbox (verified true / false / null)."""
+    text = read_text_arg(claim)
+    if not text.strip():
+        raise InputError("empty claim")
+    _run_tool(config, lambda tb: tb.check_math(text, timeout=timeout))
+
+
+def _load_tables(path: Path | None) -> dict[str, list[dict[str, Any]]]:
+    import json
+
+    from crossroads.tools.sql import validate_tables
+
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from None
+    return validate_tables(data)
+
+
+@tool_app.command("sql")
+@guarded
+def sql_cmd(
+    query: Annotated[str, typer.Argument(help="SQL to run; - or omitted reads it from stdin.")] = "-",
+    tables: Annotated[
+        Path | None,
+        typer.Option("--tables", help='JSON file of inline tables: {"name": [{"col": value, ...}, ...]}.'),
+    ] = None,
+    timeout: TimeoutOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run SQL against an in-memory SQLite database in the sandbox (the last statement's rows)."""
+    data = _load_tables(tables)
+    text = read_text_arg(query)
+    if not text.strip():
+        raise InputError("no SQL given (pass a query or pipe it on stdin)")
+    _run_tool(config, lambda tb: tb.run_sql(text, data, timeout=timeout))
 
 
 @guarded
