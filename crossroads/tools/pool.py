@@ -71,12 +71,16 @@ class WarmPool:
                 if sandbox not in self._entries:
                     continue  # another thread took it
                 self._entries.remove(sandbox)
-            self._wake.set()
             if state is None:
                 self._discard(sandbox)
+                self._wake.set()
                 continue
             return sandbox
         return None
+
+    def refill(self) -> None:
+        """Ask the background thread to top the pool up (called once a request has finished)."""
+        self._wake.set()
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until every pooled sandbox is ready (tests and benchmarks); False on time-out."""

@@ -140,6 +140,7 @@ class Sandbox:
         self._ready = False
         self._meta = bytearray()
         self._closed = False
+        self._clean = False
 
     # -- readiness (pool) ---------------------------------------------------------------------------
 
@@ -242,10 +243,10 @@ class Sandbox:
             tier="bwrap",
         )
 
-    def close(self) -> None:
-        """Kill the process group, sweep the slot uid, reap: idempotent."""
+    def close(self) -> bool:
+        """Kill the process group, sweep the slot uid, reap (idempotent); True when nothing is left."""
         if self._closed:
-            return
+            return self._clean
         self._closed = True
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -259,7 +260,8 @@ class Sandbox:
                 except OSError:
                     pass
         os.close(self.meta_fd)
-        sweep_uid(self.uid)
+        self._clean = sweep_uid(self.uid)
+        return self._clean
 
 
 def _readable(fd: int, wait: float) -> bool:

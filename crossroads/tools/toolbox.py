@@ -170,8 +170,7 @@ class Toolbox:
             return None
 
     def _discard(self, sandbox: Sandbox) -> None:
-        sandbox.close()
-        self._slots.release(sandbox.slot, clean=sweep_uid(sandbox.uid))
+        self._slots.release(sandbox.slot, clean=sandbox.close())
 
     def _run_sync(self, source: str, timeout: float, pooled: bool) -> PythonResult:
         sandbox = None
@@ -187,6 +186,8 @@ class Toolbox:
             return PythonResult(ok=False, error=f"code execution unavailable: {exc}", tier="unavailable")
         finally:
             self._discard(sandbox)
+            if self._pool is not None:
+                self._pool.refill()  # after the request, so the refill does not compete with it
 
     def _probe_tier(self) -> TierProbe:
         """Which tier works here: bwrap after a uid drop, verified by running one sandboxed program."""
