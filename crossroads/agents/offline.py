@@ -304,7 +304,9 @@ def offline_synthesizer() -> FunctionModel:
         names = ", ".join(o.title.strip("*") for o in outputs)
         parts = [f"This question spans {len(outputs)} areas ({names}); each part is answered below."]
         for o in outputs:
-            parts.append(f"\n## {o.title.strip('*')}\n{o.answer.strip()}")
+            title = o.title.strip("*")
+            body = o.answer.strip().removeprefix(f"**{title}**").strip()
+            parts.append(f"\n## {title}\n{body}")
         text = "\n".join(parts)
         return _response([TextPart(text)], prompt, text)
 
