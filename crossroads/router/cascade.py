@@ -7,9 +7,9 @@ and why, so a trace shows when (and how often) the router escalated.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crossroads.agents.cards import PACKAGED_CARDS_DIR, AgentCard
 from crossroads.config import RouterSettings
@@ -120,11 +120,13 @@ def build_router(
     *,
     llm_model_factory: Callable[[], Model | None] | None = None,
     cache_dir: Path | None | bool = True,
+    llm_capabilities: Sequence[Any] = (),
 ) -> CascadeRouter:
     """The router the orchestrator uses: local, LLM or the cascade of both, per `settings.mode`.
 
     `llm_model_factory` builds the LLM router's model only when a question first needs it, so a
-    command that routes confident questions never imports the LLM stack.
+    command that routes confident questions never imports the LLM stack. `llm_capabilities` go on the
+    LLM router's agent (the provider layer's retries and fallback).
     """
     local = build_local(cards, settings, cache_dir=cache_dir)
     if settings.mode == "local":
@@ -135,7 +137,7 @@ def build_router(
             return None
         from crossroads.router.llm import LLMRouter
 
-        return LLMRouter(cards, settings, model)
+        return LLMRouter(cards, settings, model, capabilities=llm_capabilities)
 
     if llm_model is not None:
         return CascadeRouter(local, make_llm(llm_model), settings)

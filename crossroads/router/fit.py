@@ -47,7 +47,9 @@ def fit_rule(
     """Grid-search threshold and margin; abstain recall must stay >= `min_abstain_recall`.
 
     The constraint applies only when the file has off-topic questions. Ties go to the pair closest
-    to the current one, so refitting on the same data is stable.
+    to the current one, so refitting on the same data is stable; the current pair is kept when it
+    meets the constraint and nothing beats it (the objective never gets worse), or when no pair
+    meets the constraint.
     """
     gold = [list(ex.labels) for ex in examples]
     has_off_topic = any(not g for g in gold)
@@ -62,7 +64,8 @@ def fit_rule(
             key = (round(objective(rep), 9), -abs(t - current.threshold) - abs(m - current.margin))
             if best is None or key > (best[0], best[1]):
                 best = (key[0], key[1], rule, rep)
-    if best is None or best[0] < round(objective(before), 9):
+    before_ok = not has_off_topic or before.abstain_recall >= min_abstain_recall
+    if best is None or (before_ok and best[0] < round(objective(before), 9)):
         return FitResult(before, before, current, objective(before), objective(before))
     return FitResult(before, best[3], best[2], objective(before), best[0])
 

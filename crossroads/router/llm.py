@@ -6,10 +6,12 @@ Imported only when a model is configured for routing, so `crossroads route` neve
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, Field
 from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models import Model
 
 from crossroads.agents.cards import AgentCard
@@ -53,12 +55,14 @@ def instructions(cards: Mapping[str, AgentCard], max_targets: int) -> str:
 class LLMRouter:
     """Routes by asking a model; the output validator sends unknown specialist names back for a retry."""
 
-    def __init__(self, cards: Mapping[str, AgentCard], settings: RouterSettings, model: Model) -> None:
+    def __init__(self, cards: Mapping[str, AgentCard], settings: RouterSettings, model: Model, *,
+                 capabilities: Sequence[AbstractCapability[Any]] = ()) -> None:
+        """`capabilities`: e.g. the provider layer's per-request retries and fallback."""
         self.settings = settings
         self.names = frozenset(cards)
         self.agent: Agent[None, LLMRoute] = Agent(
             model, output_type=LLMRoute, instructions=instructions(cards, settings.max_targets),
-            name="router", retries=2,
+            name="router", retries=2, capabilities=list(capabilities),
         )
         names = self.names
 

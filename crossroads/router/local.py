@@ -33,16 +33,16 @@ def card_docs(card: AgentCard, weight: float) -> list[Doc]:
     Sections read like long posts and bullets like terse titles; both kinds of question occur.
     """
     label = (card.name,)
-    docs = [Doc(card.description, label, weight)]
-    docs += [Doc(cap, label, weight) for cap in card.capabilities]
+    docs = [Doc(card.description, label, weight, from_card=True)]
+    docs += [Doc(cap, label, weight, from_card=True) for cap in card.capabilities]
     for section in card.sections:
         heading = section.heading.split(" > ")[-1]
         text = _MARKUP.sub(" ", section.text)
-        docs.append(Doc(f"{heading}\n{text}", label, weight))
+        docs.append(Doc(f"{heading}\n{text}", label, weight, from_card=True))
         for line in text.splitlines():
             match = _BULLET.match(line)
             if match and len(match.group(1)) > 20:
-                docs.append(Doc(match.group(1), label, weight))
+                docs.append(Doc(match.group(1), label, weight, from_card=True))
     return docs
 
 

@@ -21,7 +21,11 @@ from typing import Any
 
 from crossroads.router.text import features
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
+OFF_TOPIC = "(off-topic)"
+"""The extra class learnt from off-topic examples; its confidence discounts every specialist's."""
+UNKNOWN = "\x00unknown"
+"""Synthetic feature: the share of the question's weight carried by words no document uses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,8 @@ class Doc:
     text: str
     labels: tuple[str, ...]
     weight: float = 1.0
+    from_card: bool = False
+    """Card text trains the weights but not the calibration (questions are not phrased like cards)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +46,15 @@ class Hyper:
     l2: float = 1e-5
     unknown_idf_share: float = 0.5
     """An unknown token counts in the norm with this share of the largest idf (the off-topic signal)."""
-    card_weight: float = 0.6
+    card_weight: float = 1.5
     """Sample weight of card-derived documents relative to a labelled example."""
     seed: int = 13
     method: str = "nb"
     """`nb`: smoothed log-count ratios (one pass, fits in milliseconds); `logreg`: Adagrad logistic."""
     alpha: float = 0.1
     """Additive smoothing of the `nb` ratios."""
+    off_power: float = 2.0
+    """How strongly the off-topic confidence discounts the specialists' (2 measured best on dev)."""
 
 
 DEFAULT_HYPER = Hyper()
@@ -61,28 +69,38 @@ class LocalModel:
     bias: list[float]
     calibration: list[tuple[float, float]] = field(default_factory=list)
     """Per class `(a, b)`: confidence = sigmoid(a * raw + b)."""
+    off_power: float = 1.0
+    """Specialist confidence = calibrated confidence * (1 - off-topic confidence) ** off_power."""
 
     def vector(self, text: str) -> dict[str, float]:
+        return self.weigh(Counter(features(text)))
+
+    def weigh(self, counts: Mapping[str, int]) -> dict[str, float]:
         """Sublinear tf-idf of the known features, normalised over known and unknown ones."""
-        counts = Counter(features(text))
         vec: dict[str, float] = {}
-        norm = 0.0
+        norm = unknown = 0.0
         for feat, n in counts.items():
             idf = self.idf.get(feat)
             value = (1.0 + math.log(n)) * (idf if idf is not None else self.unknown_idf)
             norm += value * value
             if idf is not None:
                 vec[feat] = value
+            else:
+                unknown += value * value
         if norm:
             scale = 1.0 / math.sqrt(norm)
             for feat in vec:
                 vec[feat] *= scale
+        vec[UNKNOWN] = math.sqrt(unknown / norm) if norm else 1.0
         return vec
 
     def raw(self, text: str) -> list[float]:
+        return self.raw_vector(self.vector(text))
+
+    def raw_vector(self, vec: Mapping[str, float]) -> list[float]:
         scores = list(self.bias)
         weights = self.weights
-        for feat, value in self.vector(text).items():
+        for feat, value in vec.items():
             row = weights.get(feat)
             if row is not None:
                 for i, w in enumerate(row):
@@ -90,20 +108,27 @@ class LocalModel:
         return scores
 
     def confidences(self, text: str) -> dict[str, float]:
-        raw = self.raw(text)
+        return self.calibrated(self.raw(text))
+
+    def calibrated(self, raw: Sequence[float]) -> dict[str, float]:
+        """Specialist confidences from raw scores, discounted by the off-topic confidence."""
         cal = self.calibration or [(1.0, 0.0)] * len(self.classes)
-        return {c: _sigmoid(a * r + b) for c, r, (a, b) in zip(self.classes, raw, cal, strict=True)}
+        conf = {c: _sigmoid(a * r + b) for c, r, (a, b) in zip(self.classes, raw, cal, strict=True)}
+        off = conf.pop(OFF_TOPIC, 0.0)
+        keep = (1.0 - off) ** self.off_power
+        return {c: p * keep for c, p in conf.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {"version": MODEL_VERSION, "classes": self.classes, "idf": self.idf,
                 "unknown_idf": self.unknown_idf, "weights": self.weights, "bias": self.bias,
-                "calibration": self.calibration}
+                "calibration": self.calibration, "off_power": self.off_power}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LocalModel:
         return cls(classes=list(data["classes"]), idf=dict(data["idf"]), unknown_idf=data["unknown_idf"],
                    weights=dict(data["weights"]), bias=list(data["bias"]),
-                   calibration=[tuple(p) for p in data["calibration"]])  # type: ignore[misc]
+                   calibration=[tuple(p) for p in data["calibration"]],  # type: ignore[misc]
+                   off_power=data["off_power"])
 
 
 def _sigmoid(x: float) -> float:
@@ -115,13 +140,19 @@ def _sigmoid(x: float) -> float:
 
 def fit(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPER) -> LocalModel:
     """Fit idf and the one-vs-rest weights, then calibrate on out-of-fold scores of the examples."""
-    model = _fit_linear(docs, classes, hyper)
-    model.calibration = _calibrate(docs, classes, hyper)
+    counts = [Counter(features(doc.text)) for doc in docs]
+    if any(not doc.labels for doc in docs):
+        classes = [*classes, OFF_TOPIC]
+    model = _fit_linear(docs, counts, classes, hyper)
+    model.calibration = _calibrate(docs, counts, classes, hyper)
+    model.off_power = hyper.off_power
     return model
 
 
-def _fit_linear(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper) -> LocalModel:
-    model, rows, targets, names = _prepare(docs, classes, hyper)
+def _fit_linear(
+    docs: Sequence[Doc], counts: Sequence[Counter[str]], classes: Sequence[str], hyper: Hyper
+) -> LocalModel:
+    model, rows, targets, names = _prepare(docs, counts, classes, hyper)
     if hyper.method == "nb":
         w, bias = _nb_weights(docs, rows, targets, len(classes), len(names), hyper)
     else:
@@ -136,19 +167,21 @@ def _fit_linear(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper) -> Lo
 
 
 def _prepare(
-    docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper
+    docs: Sequence[Doc], counts: Sequence[Counter[str]], classes: Sequence[str], hyper: Hyper
 ) -> tuple[LocalModel, list[list[tuple[int, float]]], list[list[float]], list[str]]:
     df: Counter[str] = Counter()
-    for doc in docs:
-        df.update(set(features(doc.text)))
+    for c in counts:
+        df.update(c.keys())
     n_docs = len(docs)
     idf = {f: math.log((1 + n_docs) / (1 + n)) + 1.0 for f, n in df.items() if n >= 1}
     unknown = hyper.unknown_idf_share * (max(idf.values()) if idf else 1.0)
+    idf[UNKNOWN] = 1.0
     model = LocalModel(classes=list(classes), idf=idf, unknown_idf=unknown, weights={},
                        bias=[0.0] * len(classes))
     index = {f: i for i, f in enumerate(idf)}
-    rows = [[(index[f], v) for f, v in model.vector(doc.text).items()] for doc in docs]
-    targets = [[1.0 if c in doc.labels else 0.0 for c in classes] for doc in docs]
+    rows = [[(index[f], v) for f, v in model.weigh(c).items()] for c in counts]
+    targets = [[1.0 if c in doc.labels or (c == OFF_TOPIC and not doc.labels) else 0.0 for c in classes]
+               for doc in docs]
     return model, rows, targets, list(index)
 
 
@@ -203,10 +236,10 @@ def _logreg_weights(
 
 
 def _calibrate(
-    docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper, folds: int = 3
+    docs: Sequence[Doc], counts: Sequence[Counter[str]], classes: Sequence[str], hyper: Hyper, folds: int = 3
 ) -> list[tuple[float, float]]:
     """Platt scaling per class from out-of-fold raw scores of the labelled examples (not card text)."""
-    examples = [i for i, d in enumerate(docs) if d.weight >= 1.0]
+    examples = [i for i, d in enumerate(docs) if not d.from_card]
     if len(examples) < 30:
         return [(1.0, 0.0)] * len(classes)
     rng = random.Random(hyper.seed)
@@ -214,9 +247,11 @@ def _calibrate(
     raws: list[tuple[list[float], tuple[str, ...]]] = []
     for k in range(folds):
         held = set(examples[k::folds])
-        sub = _fit_linear([d for i, d in enumerate(docs) if i not in held], classes, hyper)
-        raws.extend((sub.raw(docs[i].text), docs[i].labels) for i in held)
-    return [_platt([r[c] for r, _ in raws], [1.0 if name in labels else 0.0 for _, labels in raws])
+        keep = [i for i in range(len(docs)) if i not in held]
+        sub = _fit_linear([docs[i] for i in keep], [counts[i] for i in keep], classes, hyper)
+        raws.extend((sub.raw_vector(sub.weigh(counts[i])), docs[i].labels) for i in held)
+    return [_platt([r[c] for r, _ in raws],
+                   [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in raws])
             for c, name in enumerate(classes)]
 
 

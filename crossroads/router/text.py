@@ -9,7 +9,7 @@ question wording ("container", "deploy"). Pure Python: importing this module cos
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from functools import lru_cache
 
 _COMPOUND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+#/\-]*[A-Za-z0-9_+#]|[A-Za-z0-9]")
 _PARTS = re.compile(r"[._/\-]+")
@@ -32,6 +32,7 @@ STOP = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(token: str) -> str:
     """Fold common English suffixes; identifiers with digits or symbols are left alone."""
     if len(token) <= 4 or not token.isalpha():
@@ -70,13 +71,13 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def features(text: str) -> Iterator[str]:
-    """Unigrams plus adjacent-word bigrams (bigrams carry phrases such as `load balancer`)."""
-    toks = tokens(text)
-    yield from toks
-    for a, b in zip(toks, toks[1:], strict=False):
-        if a != b and "." not in a and "." not in b:
-            yield f"{a} {b}"
+def features(text: str) -> list[str]:
+    """The classifier's features: stemmed tokens and whole compounds.
+
+    Word bigrams and word-prefix n-grams were measured too: no better on the dev split, and 4x slower
+    to fit, so they are left out.
+    """
+    return tokens(text)
 
 
 def segments(text: str) -> list[str]:
