@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import structlog
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior, UsageLimitExceeded
 from pydantic_ai.usage import RunUsage, UsageLimits
@@ -22,8 +23,10 @@ from crossroads.agents.prompting import SpecialistOutput
 from crossroads.agents.team import RunDeps, Team, new_branch
 from crossroads.config import Settings, load_settings
 from crossroads.errors import CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
+from crossroads.events import StreamEvent
 from crossroads.graph import ROUTER, HandoffGraph
 from crossroads.providers import ModelFactory
+from crossroads.providers.resilience import Sleep
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router import Router
 from crossroads.trace import Trace
@@ -42,11 +45,15 @@ class Orchestrator:
     """
 
     def __init__(self, settings: Settings | None = None, *, cards_dirs: Sequence[Path | str] = (),
-                 toolbox: Any = None, router: Router | None = None) -> None:
+                 toolbox: Any = None, router: Router | None = None,
+                 http_transport: httpx2.AsyncBaseTransport | None = None, retry_sleep: Sleep | None = None) -> None:
         self.settings = settings or load_settings()
         self.cards: dict[str, AgentCard] = load_cards([*self.settings.cards, *cards_dirs])
         self.graph = HandoffGraph.build(self.cards, self.settings.graph)
-        self.models = ModelFactory(self.settings, self.cards, self.graph)
+        # `http_transport` replaces the network for every provider (tests, recording); `retry_sleep` the
+        # wait between retries of a failed model request (tests pass one that returns at once).
+        self.models = ModelFactory(self.settings, self.cards, self.graph, http_transport=http_transport,
+                                   sleep=retry_sleep)
         if toolbox is None:
             from crossroads.tools import Toolbox
 
@@ -62,7 +69,8 @@ class Orchestrator:
 
         build = getattr(routing, "build_router", None)
         if build is not None:
-            return build(self.cards, self.settings.router, self.models.router())
+            return build(self.cards, self.settings.router, self.models.router(),
+                         llm_capabilities=self.models.capabilities("router"))
         return routing.KeywordRouter(self.cards, self.settings.router)
 
     # -- public API -------------------------------------------------------------------------------
@@ -92,6 +100,22 @@ class Orchestrator:
         trace = Trace(trace_id=uuid.uuid4().hex)
         with structlog.contextvars.bound_contextvars(trace_id=trace.trace_id):
             return await self._ask(question, agent, trace)
+
+    def stream(self, question: str, *, agent: str | None = None) -> AsyncIterator[StreamEvent]:
+        """The events of one ask as they happen (`crossroads.events`), ending with `done` or `error`.
+
+        ```python
+        async for event in crossroads.stream("Is 2**10 = 1024?"):
+            if event.type == "text_delta":
+                print(event.delta, end="")
+        ```
+
+        Unusable input raises `InputError` on the first iteration; failures while answering arrive as an
+        `error` event carrying the partial result. Leaving the loop early cancels the ask.
+        """
+        from crossroads.streaming import stream_ask
+
+        return stream_ask(self, question, agent)
 
     def ask_sync(self, question: str, *, agent: str | None = None) -> AskResult:
         """`ask` for code without an event loop; reuses one private loop across calls."""

@@ -70,6 +70,9 @@ class ModelRequestRecord(BaseModel):
     cache_write_tokens: int = 0
     duration_ms: float = 0.0
     attempts: list[ModelAttempt] = Field(default_factory=list)
+    """Failed tries before this request succeeded (or gave up): retries and fallbacks."""
+    error: str | None = None
+    """Set when every retry and fallback failed; the request then counts no tokens."""
 
 
 class HandoffRecord(BaseModel):
@@ -103,7 +106,8 @@ class Usage(BaseModel):
         return self.input_tokens + self.output_tokens
 
     def add(self, record: ModelRequestRecord) -> None:
-        self.requests += 1
+        if record.error is None:
+            self.requests += 1
         self.input_tokens += record.input_tokens
         self.output_tokens += record.output_tokens
         self.cache_read_tokens += record.cache_read_tokens

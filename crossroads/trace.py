@@ -69,7 +69,17 @@ def trace_hooks() -> Hooks[Any]:
     @hooks.on.model_request
     async def record_request(ctx: RunContext[Any], *, request_context: Any, handler: Any) -> ModelResponse:
         t0 = time.perf_counter()
-        response: ModelResponse = await handler(request_context)
+        try:
+            response: ModelResponse = await handler(request_context)
+        except Exception as exc:  # every retry and fallback failed: keep the attempts in the trace
+            sink = getattr(ctx.deps, "pending_attempts", None)
+            if isinstance(sink, list) and sink and getattr(ctx.deps, "trace", None) is not None:
+                ctx.deps.trace.add_model_request(ModelRequestRecord(
+                    agent=ctx.deps.agent, model=request_context.model.model_name, attempts=list(sink),
+                    error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                    duration_ms=round((time.perf_counter() - t0) * 1000, 3)))
+                sink.clear()
+            raise
         usage = response.usage
         ctx.deps.trace.add_model_request(ModelRequestRecord(
             agent=ctx.deps.agent,

@@ -113,12 +113,13 @@ class Team:
                     f" Allowed neighbours: {listing}.")))
             self.agents[name] = Agent(
                 models.specialist(name), name=name, deps_type=RunDeps, output_type=str,
-                instructions=specialist_instructions(card, neighbours), tools=tools, capabilities=[hooks],
+                instructions=specialist_instructions(card, neighbours), tools=tools,
+                capabilities=[hooks, *models.capabilities(name)],
                 retries=2,
             )
         self.synthesizer: Agent[RunDeps, str] = Agent(
             models.synthesizer(), name="synthesizer", deps_type=RunDeps, output_type=str,
-            instructions=SYNTHESIS_INSTRUCTIONS, capabilities=[hooks])
+            instructions=SYNTHESIS_INSTRUCTIONS, capabilities=[hooks, *models.capabilities("synthesizer")])
 
     async def run_specialist(self, agent: str, part: str, deps: RunDeps, usage: RunUsage,
                              limits: UsageLimits) -> str:

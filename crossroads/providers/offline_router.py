@@ -1,0 +1,78 @@
+"""The offline model behind the LLM router: a deterministic `FunctionModel` answering with structured output.
+
+It lets `router.mode = "llm"` run (and be tested) through the real structured-output agent loop with no
+provider configured. It reads the question against every card with BM25, as the offline specialists do,
+and answers through the output tool exactly as a provider would: targets with confidences and
+sub-questions, or `abstain` when nothing matches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, UserPromptPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
+
+from crossroads.agents.cards import AgentCard
+from crossroads.agents.offline import CardIndex, clauses
+
+MIN_SCORE = 1.0
+"""Below this BM25 score nothing in any card matches: the question is out of scope."""
+KEEP_RATIO = 0.6
+"""A further specialist is chosen when it scores at least this share of the best one."""
+
+
+class OfflineRouterModel:
+    """Scores a question against every card and answers the router agent's output tool."""
+
+    def __init__(self, cards: Mapping[str, AgentCard], max_targets: int = 3) -> None:
+        self.index = CardIndex(cards)
+        self.max_targets = max_targets
+
+    def model(self) -> FunctionModel:
+        return FunctionModel(self.respond, model_name="offline:router")
+
+    def route(self, question: str) -> dict[str, object]:
+        scores = self.index(question)
+        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+        if not ranked or ranked[0][1] < MIN_SCORE:
+            return {"abstain": True, "targets": [], "reason": "no specialist's card matches the question"}
+        best = ranked[0][1]
+        chosen = [(n, s) for n, s in ranked if s >= KEEP_RATIO * best][: self.max_targets]
+        total = sum(s for _, s in chosen)
+        parts = self._parts(question, [n for n, _ in chosen])
+        targets = [{"agent": n, "confidence": round(min(1.0, s / total), 4), "sub_question": parts.get(n, question)}
+                   for n, s in chosen]
+        return {"abstain": False, "targets": targets,
+                "reason": "card match: " + ", ".join(f"{n} {s:.1f}" for n, s in chosen)}
+
+    def _parts(self, question: str, names: list[str]) -> dict[str, str]:
+        """Each clause of the question goes to the chosen specialist it matches best."""
+        if len(names) < 2:
+            return {}
+        parts: dict[str, list[str]] = {}
+        for clause in clauses(question):
+            scores = self.index(clause)
+            parts.setdefault(max(names, key=lambda n: scores.get(n, 0.0)), []).append(clause)
+        return {n: " ".join(texts) for n, texts in parts.items() if len(parts) == len(names)}
+
+    def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        question = _user_prompt(messages)
+        args = self.route(question)
+        out = json.dumps(args)
+        usage = RequestUsage(input_tokens=max(1, len(question) // 4), output_tokens=max(1, len(out) // 4))
+        if not info.output_tools:  # a text-output agent: answer in JSON text
+            return ModelResponse(parts=[TextPart(out)], usage=usage, model_name="offline:router")
+        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, out)], usage=usage,
+                             model_name="offline:router")
+
+
+def _user_prompt(messages: list[ModelMessage]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, ModelRequest):
+            for part in message.parts:
+                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                    return part.content
+    return ""

@@ -1,0 +1,61 @@
+"""Model specs: the strings that pick a provider and a model, e.g. `anthropic:claude-sonnet-4-6`.
+
+Parsing is separate from building so that configuration can be validated (and a missing API key
+reported, naming the variable) before anything touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from crossroads.errors import ConfigError
+
+OFFLINE = "offline"
+Provider = Literal["offline", "anthropic", "openai", "openai-chat", "openai-compatible"]
+PROVIDERS: tuple[Provider, ...] = ("offline", "anthropic", "openai", "openai-chat", "openai-compatible")
+
+KEY_ENV: dict[str, str] = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY",
+                           "openai-chat": "OPENAI_API_KEY"}
+"""The environment variable holding each hosted provider's key. `openai-compatible` uses
+`settings.api_key_env` and may run without a key (local servers)."""
+
+
+class ModelSpec(BaseModel):
+    """A parsed model spec. `provider` is one of `PROVIDERS`; `name` is the provider's model id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider: Provider
+    name: str = ""
+
+    def __str__(self) -> str:
+        return self.provider if self.provider == OFFLINE else f"{self.provider}:{self.name}"
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """`offline` or `<provider>:<model>`; anything else is a `ConfigError` that lists the choices."""
+    text = spec.strip()
+    if text == OFFLINE:
+        return ModelSpec(provider="offline")
+    provider, sep, name = text.partition(":")
+    if not sep or not name.strip() or provider not in PROVIDERS or provider == OFFLINE:
+        choices = "offline, " + ", ".join(f"{p}:<model>" for p in PROVIDERS if p != OFFLINE)
+        raise ConfigError(f"model '{spec}': expected one of {choices}")
+    return ModelSpec(provider=provider, name=name.strip())  # type: ignore[arg-type]
+
+
+def api_key(spec: ModelSpec, compatible_key_env: str) -> str | None:
+    """The key for `spec` from the environment; a `ConfigError` naming the variable when a hosted provider
+    has none. Never logged: callers hand it straight to the provider SDK."""
+    if spec.provider == OFFLINE:
+        return None
+    if spec.provider == "openai-compatible":
+        return os.environ.get(compatible_key_env) or None
+    var = KEY_ENV[spec.provider]
+    key = os.environ.get(var, "").strip()
+    if not key:
+        raise ConfigError(f"model '{spec}' needs an API key: set the environment variable {var}")
+    return key
