@@ -8,35 +8,80 @@ namespace and /tmp private to each request.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import tempfile
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
-from crossroads.tools.sandbox import Sandbox
+from crossroads.tools.sandbox import BASE_UID, Sandbox, sweep_uid
 
 MAX_SLOTS = 64
 """Concurrent sandboxes (pooled + running); each slot is its own uid, BASE_UID + slot."""
 
 
 class SlotAllocator:
-    """Hands out slot numbers so concurrent sandboxes never share a uid (thread-safe)."""
+    """Hands out slot numbers so concurrent sandboxes never share a uid, across threads *and* processes.
 
-    def __init__(self, count: int = MAX_SLOTS) -> None:
+    Every toolbox on the machine (a server, a CLI call, a test run) draws from the same uid range, and a
+    slot's teardown kills everything its uid owns, so a slot is held through an exclusive `flock` on a
+    per-slot file; the kernel drops the lock if this process dies.
+    """
+
+    def __init__(self, count: int = MAX_SLOTS, lock_dir: Path | None = None) -> None:
         self._free = list(range(count))
+        self._held: dict[int, int] = {}
         self._cond = threading.Condition()
+        self._lock_dir = lock_dir or _default_lock_dir()
 
     def acquire(self, timeout: float | None = None) -> int | None:
+        end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            if not self._cond.wait_for(lambda: bool(self._free), timeout):
-                return None
-            return self._free.pop(0)
+            while True:
+                for slot in list(self._free):
+                    fd = self._try_lock(slot)
+                    if fd is None:
+                        continue
+                    self._free.remove(slot)
+                    if not sweep_uid(BASE_UID + slot):  # left over by a process that died: skip it
+                        os.close(fd)
+                        continue
+                    self._held[slot] = fd
+                    return slot
+                remaining = None if end is None else end - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                # Local releases notify; slots held by other processes are polled.
+                self._cond.wait(0.05 if remaining is None else min(0.05, remaining))
 
     def release(self, slot: int, *, clean: bool = True) -> None:
-        """Return a slot; a slot whose processes could not be swept stays out of use."""
+        """Return a slot; a slot whose processes could not be swept stays locked and out of use."""
         if not clean:
             return
         with self._cond:
+            fd = self._held.pop(slot, None)
+            if fd is not None:
+                os.close(fd)
             self._free.append(slot)
             self._cond.notify()
+
+    def _try_lock(self, slot: int) -> int | None:
+        fd = os.open(self._lock_dir / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+
+def _default_lock_dir() -> Path:
+    base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    path = base / "crossroads-sandbox"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
 
 
 class WarmPool:
@@ -84,8 +129,6 @@ class WarmPool:
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until every pooled sandbox is ready (tests and benchmarks); False on time-out."""
-        import time
-
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             with self._lock:

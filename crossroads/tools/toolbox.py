@@ -96,7 +96,7 @@ class Toolbox:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def wait_warm(self, timeout: float = 30.0) -> bool:  # noqa: ASYNC109
+    async def wait_warm(self, timeout: float = 30.0) -> bool:
         """Wait until the pool is full of ready sandboxes (benchmarks and tests)."""
         await self.start()
         if self._pool is None:
@@ -105,19 +105,20 @@ class Toolbox:
 
     # -- tools ----------------------------------------------------------------------------------------
 
-    async def run_python(self, code: str, timeout: float | None = None) -> PythonResult:  # noqa: ASYNC109
+    async def run_python(self, code: str, timeout: float | None = None) -> PythonResult:
         """Run an untrusted snippet in a fresh sandbox; the snippet's own failures are in the result."""
         return await self.run_program(code, timeout)
 
     async def run_program(
-        self, source: str, timeout: float | None = None, *, pooled: bool = True  # noqa: ASYNC109
+        self, source: str, timeout: float | None = None, *, pooled: bool = True
     ) -> PythonResult:
         """Run a Python program in the sandbox: the primitive the math and SQL tools build on.
 
         The program's stdout is returned as is; a caller that needs structured output prints JSON and
         parses `stdout` itself (the sandbox never interprets it).
         """
-        await self.start()
+        if not self._started:
+            await self.start()
         if self.tier == "unavailable":
             return PythonResult(ok=False, error=f"code execution unavailable: {self._probe.reason}")
         if len(source.encode("utf-8", "surrogateescape")) > MAX_SOURCE:
@@ -129,7 +130,7 @@ class Toolbox:
     # -- math and SQL tools (crossroads/tools/math_check.py, crossroads/tools/sql.py) ------------------
     # They build a checker program, run it with `run_program` and parse its JSON stdout.
 
-    async def check_math(self, claim: str, timeout: float | None = None) -> MathResult:  # noqa: ASYNC109
+    async def check_math(self, claim: str, timeout: float | None = None) -> MathResult:
         from crossroads.tools import math_check
 
         return await math_check.check_math(self, claim, timeout=timeout)
@@ -138,7 +139,7 @@ class Toolbox:
         self,
         query: str,
         tables: dict[str, list[dict[str, Any]]] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
+        timeout: float | None = None,
     ) -> SqlResult:
         from crossroads.tools import sql
 
