@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import structlog
 from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior, UsageLimitExceeded
+from pydantic_ai.models import Model
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from crossroads.agents.cards import AgentCard, load_cards
@@ -46,14 +47,15 @@ class Orchestrator:
 
     def __init__(self, settings: Settings | None = None, *, cards_dirs: Sequence[Path | str] = (),
                  toolbox: Any = None, router: Router | None = None,
-                 http_transport: httpx2.AsyncBaseTransport | None = None, retry_sleep: Sleep | None = None) -> None:
+                 http_transport: httpx2.AsyncBaseTransport | None = None, retry_sleep: Sleep | None = None,
+                 model_wrapper: Callable[[Model, str], Model] | None = None) -> None:
         self.settings = settings or load_settings()
         self.cards: dict[str, AgentCard] = load_cards([*self.settings.cards, *cards_dirs])
         self.graph = HandoffGraph.build(self.cards, self.settings.graph)
         # `http_transport` replaces the network for every provider (tests, recording); `retry_sleep` the
         # wait between retries of a failed model request (tests pass one that returns at once).
         self.models = ModelFactory(self.settings, self.cards, self.graph, http_transport=http_transport,
-                                   sleep=retry_sleep)
+                                   sleep=retry_sleep, model_wrapper=model_wrapper)
         if toolbox is None:
             from crossroads.tools import Toolbox
 

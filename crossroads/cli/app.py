@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "crossroads.cli.route",
     "crossroads.cli.catalog",
     "crossroads.cli.tool",
+    "crossroads.cli.testing",
 ]
 
 _state: dict[str, Any] = {"debug": False}
