@@ -30,6 +30,7 @@ from crossroads.providers import ModelFactory
 from crossroads.providers.resilience import Sleep
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router import Router
+from crossroads.store import TraceStore
 from crossroads.trace import Trace
 
 log = structlog.get_logger("crossroads")
@@ -48,7 +49,11 @@ class Orchestrator:
     def __init__(self, settings: Settings | None = None, *, cards_dirs: Sequence[Path | str] = (),
                  toolbox: Any = None, router: Router | None = None,
                  http_transport: httpx2.AsyncBaseTransport | None = None, retry_sleep: Sleep | None = None,
+                 trace_store: TraceStore | bool = False,
                  model_wrapper: Callable[[Model, str], Model] | None = None) -> None:
+        """`trace_store`: False (the library default) stores nothing; True opens the store at
+        `settings.trace_db_path()` (unless that is `off`) and closes it in `aclose`; a `TraceStore`
+        instance is used as given and only flushed in `aclose` (its owner closes it)."""
         self.settings = settings or load_settings()
         self.cards: dict[str, AgentCard] = load_cards([*self.settings.cards, *cards_dirs])
         self.graph = HandoffGraph.build(self.cards, self.settings.graph)
@@ -65,6 +70,12 @@ class Orchestrator:
         self.team = Team(self.cards, self.graph, self.models, self.toolbox,
                          max_hops=self.settings.limits.max_hops)
         self._runner: asyncio.Runner | None = None
+        self._owns_store = trace_store is True
+        self.trace_store: TraceStore | None = None
+        if isinstance(trace_store, TraceStore):
+            self.trace_store = trace_store
+        elif trace_store is True and (db := self.settings.trace_db_path()) is not None:
+            self.trace_store = TraceStore(db)
 
     def _build_router(self) -> Router:
         from crossroads import router as routing
@@ -130,6 +141,8 @@ class Orchestrator:
         if closer is not None:
             await closer()
         await self.models.aclose()
+        if self.trace_store is not None:
+            await (self.trace_store.aclose() if self._owns_store else self.trace_store.aflush())
 
     def close(self) -> None:
         """Sync counterpart of `aclose` for `ask_sync` users."""
@@ -236,6 +249,8 @@ class Orchestrator:
         result.usage = usage
         result.duration_ms = round((time.perf_counter() - t0) * 1000, 3)
         trace.emit("done", result)
+        if self.trace_store is not None:
+            self.trace_store.submit(result)
         log.info("answered", status=result.status, duration_ms=result.duration_ms, requests=usage.requests)
         return result
 

@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "crossroads.cli.route",
     "crossroads.cli.catalog",
     "crossroads.cli.tool",
+    "crossroads.cli.traces",
+    "crossroads.cli.serve",
     "crossroads.cli.testing",
 ]
 

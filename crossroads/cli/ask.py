@@ -37,7 +37,7 @@ def ask(
     from crossroads.orchestrator import Orchestrator
 
     async def run() -> AskResult:
-        async with Orchestrator(settings) as orchestrator:
+        async with Orchestrator(settings, trace_store=True) as orchestrator:
             with err.status("thinking…", spinner="dots"):
                 return await orchestrator.ask(text, agent=agent)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -40,6 +40,8 @@ class RouterSettings(_Section):
     max_targets: int = Field(3, ge=1)
     cascade_confidence: float = Field(0.55, ge=0, le=1)
     cascade_margin: float = Field(0.08, ge=0, le=1)
+    split_confidence: float = Field(0.6, ge=0, le=1)
+    """A sentence this confidently another specialist's adds that specialist (multi-part questions)."""
     examples: list[Path] = Field(default_factory=list)
     """Extra labelled example files (JSONL) the local classifier learns from."""
 
@@ -50,6 +52,23 @@ class SandboxSettings(_Section):
     pool_size: int = Field(2, ge=0, le=16)
     runtime: Path | None = None
     """The snippet runtime (a venv); default: $CROSSROADS_HOME/sandbox-runtime or /opt/crossroads/sandbox."""
+
+
+class ServerSettings(_Section):
+    """`crossroads serve`. Accepted client keys also come from `CROSSROADS_API_KEYS` (comma-separated)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    api_keys: list[SecretStr] = Field(default_factory=list)
+    """Bearer keys clients must send; none configured means the server only binds to loopback."""
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    rate_limit_per_minute: int = Field(600, ge=0)
+    """Requests per key per minute (token bucket, burst of the same size); 0 turns it off."""
+    max_concurrent_per_key: int = Field(64, ge=0)
+    """Requests one key may have in flight; 0 turns it off."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Origins allowed by CORS; empty (the default) sends no CORS headers at all."""
 
 
 class Settings(BaseSettings):
@@ -71,12 +90,14 @@ class Settings(BaseSettings):
     cards: list[Path] = Field(default_factory=list)
     """Directories of extra or overriding agent cards."""
     graph: Path | None = None
-    trace_db: Path | None = None
+    trace_db: Literal["off"] | Path | None = None
+    """SQLite file of stored traces; default under the user's data dir; `off` stores nothing."""
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -89,7 +110,10 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _FileLayers(settings_cls))
 
-    def trace_db_path(self) -> Path:
+    def trace_db_path(self) -> Path | None:
+        """Where traces are stored, or None when the trace store is `off`."""
+        if self.trace_db == "off":
+            return None
         return self.trace_db or user_data_path("crossroads") / "traces.sqlite3"
 
 

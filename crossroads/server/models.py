@@ -1,0 +1,121 @@
+"""Request and response models of the HTTP service (and the MCP tools, which share the agent listing)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crossroads.result import AskResult
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The technical question (length limit: limits.max_question_chars).")
+    agent: str | None = Field(None, description="Ask this specialist directly, bypassing routing.")
+
+
+class RouteRequest(BaseModel):
+    question: str
+
+
+class AgentInfo(BaseModel):
+    name: str
+    title: str
+    description: str
+    tools: list[str]
+    handoffs: list[str] = Field(description="Specialists this one may hand off to.")
+
+
+class AgentList(BaseModel):
+    agents: list[AgentInfo]
+
+
+class CrossroadsMeta(BaseModel):
+    """What crossroads adds to OpenAI-shaped responses, under the top-level key `crossroads`."""
+
+    trace_id: str
+    status: str
+    route: list[str]
+    stage: str
+    handoff_path: list[str]
+    tool_calls: list[str]
+    duration_ms: float
+
+    @classmethod
+    def of(cls, result: AskResult) -> CrossroadsMeta:
+        return cls(trace_id=result.trace_id, status=result.status, route=result.route.agents,
+                   stage=result.route.stage, handoff_path=result.handoff_path,
+                   tool_calls=[f"{c.agent}.{c.name}" for c in result.tool_calls], duration_ms=result.duration_ms)
+
+    def headers(self) -> dict[str, str]:
+        return {"X-Crossroads-Trace-Id": self.trace_id, "X-Crossroads-Route": ",".join(self.route),
+                "X-Crossroads-Path": ",".join(self.handoff_path)}
+
+
+# -- OpenAI chat completions ---------------------------------------------------------------------
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text or "" for p in self.content or [] if p.type == "text")
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatRequest(BaseModel):
+    """The subset of OpenAI's request crossroads uses; other fields (temperature, tools, ...) are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+    @classmethod
+    def of(cls, result: AskResult) -> ChatUsage:
+        u = result.usage
+        return cls(prompt_tokens=u.input_tokens, completion_tokens=u.output_tokens, total_tokens=u.total_tokens)
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str = "crossroads"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ReadyStatus(BaseModel):
+    status: Literal["ready"] = "ready"
+    agents: int
+    trace_store: str | None
+    sandbox: str | None = None
+    model: str
+
+
+def jsonable(model: BaseModel | dict[str, Any]) -> dict[str, Any]:
+    return model.model_dump(mode="json") if isinstance(model, BaseModel) else model

@@ -1,0 +1,100 @@
+"""crossroads' own endpoints: ask, route, agents, graph, stored traces, health and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from crossroads.orchestrator import Orchestrator
+from crossroads.result import AskResult, RouteDecision
+from crossroads.server.errors import ApiError
+from crossroads.server.models import AgentInfo, AskRequest, CrossroadsMeta, ReadyStatus, RouteRequest
+from crossroads.store import TraceStore, TraceSummary
+
+router = APIRouter(prefix="/v1", tags=["crossroads"])
+health = APIRouter(tags=["health"])
+MERMAID_TYPES = ("text/vnd.mermaid", "text/x-mermaid", "text/plain")
+
+
+def _orchestrator(request: Request) -> Orchestrator:
+    return request.app.state.orchestrator  # type: ignore[no-any-return]
+
+
+def agent_infos(orch: Orchestrator) -> list[AgentInfo]:
+    return [AgentInfo(name=c.name, title=c.display_name, description=c.description, tools=list(c.tools),
+                      handoffs=sorted(orch.graph.neighbours(c.name))) for c in orch.cards.values()]
+
+
+@router.post("/ask", response_model=AskResult)
+async def ask(req: AskRequest, request: Request) -> JSONResponse:
+    """Answer a question; the full `AskResult`: answer, route, handoff path, tool calls, usage, trace id."""
+    result = await _orchestrator(request).ask(req.question, agent=req.agent)
+    return JSONResponse(result.model_dump(mode="json"), headers=CrossroadsMeta.of(result).headers())
+
+
+@router.post("/route", response_model=RouteDecision)
+async def route(req: RouteRequest, request: Request) -> RouteDecision:
+    """Which specialists would answer, without asking them."""
+    return await _orchestrator(request).route(req.question)
+
+
+@router.get("/agents", response_model=list[AgentInfo])
+async def agents(request: Request) -> list[AgentInfo]:
+    return agent_infos(_orchestrator(request))
+
+
+@router.get("/graph", response_model=None)
+async def graph(request: Request, format: Literal["json", "mermaid"] | None = None,
+                accept: Annotated[str | None, Header()] = None) -> JSONResponse | PlainTextResponse:
+    """The handoff graph as JSON (`{nodes, edges}`), or Mermaid with `?format=mermaid` or a Mermaid Accept."""
+    g = _orchestrator(request).graph
+    wants_mermaid = format == "mermaid" or (format is None and any(t in (accept or "") for t in MERMAID_TYPES))
+    if wants_mermaid:
+        return PlainTextResponse(g.to_mermaid(), media_type="text/vnd.mermaid")
+    return JSONResponse({"nodes": ["router", *g.specialists], "edges": g.edges()})
+
+
+def _store(request: Request) -> TraceStore:
+    store = _orchestrator(request).trace_store
+    if store is None:
+        raise ApiError(404, "the trace store is off on this server (trace_db = \"off\")", code="trace_store_off")
+    return store
+
+
+@router.get("/traces", response_model=list[TraceSummary])
+async def traces(request: Request, last: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[TraceSummary]:
+    """The most recent stored traces, newest first."""
+    return await asyncio.to_thread(_store(request).recent, last)
+
+
+@router.get("/traces/{trace_id}", response_model=AskResult)
+async def trace(trace_id: str, request: Request) -> AskResult:
+    """One stored trace (id or unique prefix); traces are written shortly after the answer is sent."""
+    store = _store(request)
+    result = await asyncio.to_thread(store.get, trace_id)
+    if result is None:
+        await store.aflush()  # it may still be queued
+        result = await asyncio.to_thread(store.get, trace_id)
+    if result is None:
+        raise ApiError(404, f"no trace '{trace_id}'", code="trace_not_found", param="trace_id")
+    return result
+
+
+@health.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz", response_model=ReadyStatus)
+async def readyz(request: Request) -> ReadyStatus | JSONResponse:
+    """Readiness: the orchestrator is loaded (503 while starting or stopping)."""
+    orch: Orchestrator | None = getattr(request.app.state, "orchestrator", None)
+    if orch is None:
+        return JSONResponse({"status": "starting"}, status_code=503)
+    store = orch.trace_store
+    return ReadyStatus(agents=len(orch.cards), trace_store=str(store.path) if store else None,
+                       sandbox=getattr(orch.toolbox, "tier", None), model=orch.settings.model)
