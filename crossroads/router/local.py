@@ -115,8 +115,11 @@ class LocalRouter:
 
     def decide(self, question: str, rule: Rule | None = None) -> RouteDecision:
         t0 = time.perf_counter()
+        rule = rule or self.rule
         scores = self.scores(question)
-        chosen = choose(scores, rule or self.rule)
+        chosen = choose(scores, rule)
+        if chosen and len(chosen) < rule.max_targets:
+            chosen = self._add_segment_owners(question, chosen, rule)
         subs = self.split(question, [n for n, _ in chosen]) if len(chosen) > 1 else {}
         targets = [RouteTarget(agent=n, confidence=round(s, 4), sub_question=subs.get(n, question))
                    for n, s in chosen]
@@ -133,6 +136,27 @@ class LocalRouter:
             scores={n: round(s, 4) for n, s in sorted(scores.items(), key=lambda kv: -kv[1])},
             duration_ms=(time.perf_counter() - t0) * 1000,
         )
+
+    def _add_segment_owners(
+        self, question: str, chosen: list[tuple[str, float]], rule: Rule
+    ) -> list[tuple[str, float]]:
+        """A multi-part question whose parts belong to different specialists gets all of them.
+
+        On the whole question, one domain's vocabulary drowns the other's; a sentence that on its
+        own is confidently (>= `split_confidence`) another specialist's adds that specialist.
+        """
+        parts = segments(question)
+        if len(parts) < 2:
+            return chosen
+        have = {n for n, _ in chosen}
+        extra: dict[str, float] = {}
+        for part in parts:
+            conf = self.model.confidences(part)
+            best = max(conf, key=conf.__getitem__)
+            if best not in have and conf[best] >= max(self.settings.split_confidence, rule.threshold):
+                extra[best] = max(extra.get(best, 0.0), conf[best])
+        ranked = sorted(extra.items(), key=lambda kv: -kv[1])
+        return (chosen + ranked)[: rule.max_targets]
 
     def split(self, question: str, agents: Sequence[str]) -> dict[str, str]:
         """Each chosen specialist's part of a multi-domain question.

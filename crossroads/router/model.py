@@ -24,6 +24,7 @@ from crossroads.router.text import features
 MODEL_VERSION = 2
 OFF_TOPIC = "(off-topic)"
 """The extra class learnt from off-topic examples; its confidence discounts every specialist's."""
+MIN_CALIBRATION_EXAMPLES = 10
 UNKNOWN = "\x00unknown"
 """Synthetic feature: the share of the question's weight carried by words no document uses."""
 
@@ -250,9 +251,14 @@ def _calibrate(
         keep = [i for i in range(len(docs)) if i not in held]
         sub = _fit_linear([docs[i] for i in keep], [counts[i] for i in keep], classes, hyper)
         raws.extend((sub.raw_vector(sub.weigh(counts[i])), docs[i].labels) for i in held)
-    return [_platt([r[c] for r, _ in raws],
-                   [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in raws])
-            for c, name in enumerate(classes)]
+    fitted: list[tuple[float, float] | None] = []
+    for c, name in enumerate(classes):
+        ys = [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in raws]
+        # A class with few examples (a user's new card) borrows the others' mean calibration.
+        fitted.append(_platt([r[c] for r, _ in raws], ys) if sum(ys) >= MIN_CALIBRATION_EXAMPLES else None)
+    known = [p for p, name in zip(fitted, classes, strict=True) if p is not None and name != OFF_TOPIC]
+    mean = (sum(a for a, _ in known) / len(known), sum(b for _, b in known) / len(known)) if known else (1.0, 0.0)
+    return [p if p is not None else mean for p in fitted]
 
 
 def _platt(xs: Sequence[float], ys: Sequence[float], steps: int = 300) -> tuple[float, float]:

@@ -28,7 +28,7 @@ STOP = frozenset(
     someone something still such sure t than thank thanks that thats the their them then there these
     they thing things this those though through thus to too try trying under until up us use used uses
     using ve very via want wants was way ways we well were what whats when where whether which while who
-    whom why will with within without would yet you your yours yourself hi hello anyone everyone""".split()
+    whom why will with within without would yet you your yours yourself hi hello hey anyone everyone""".split()
 )
 
 
