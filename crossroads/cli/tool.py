@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossroads.cli.app import ConfigOpt, err, guarded, log_overrides, out, read_text_arg
+from crossroads.cli.app import ConfigOpt, err, guarded, out, read_text_arg
 from crossroads.errors import InputError, ToolUnavailable
 
 if TYPE_CHECKING:
@@ -46,26 +46,12 @@ def _read_source(file: Path | None) -> str:
     return text
 
 
-def _ensure_logging(level: str) -> None:
-    """Keep stdout for JSON: when nothing configured structlog yet, log to stderr at `level`."""
-    import logging
-
-    import structlog
-
-    if not structlog.is_configured():
-        structlog.configure(
-            logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-            wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        )
-
-
 def _run_tool(config: Path | None, call: Callable[[Toolbox], Awaitable[BaseModel]]) -> None:
     """Start a toolbox, run one call, print the result; fail with exit 1 when nothing can run."""
-    from crossroads.config import load_settings
+    from crossroads.cli.common import settings_from_flags
     from crossroads.tools.toolbox import Toolbox
 
-    settings = load_settings(config, **log_overrides())
-    _ensure_logging(settings.log_level)
+    settings = settings_from_flags(config)
 
     async def main() -> BaseModel:
         toolbox = Toolbox(settings.sandbox.model_copy(update={"pool_size": 0}))
@@ -151,11 +137,10 @@ def setup_sandbox(
     config: ConfigOpt = None,
 ) -> None:
     """Build the sandbox runtime (a venv of the system Python with sympy, numpy, pyseccomp); idempotent."""
-    from crossroads.config import load_settings
+    from crossroads.cli.common import settings_from_flags
     from crossroads.tools.runtime import build_runtime
 
-    settings = load_settings(config, **log_overrides())
-    _ensure_logging(settings.log_level)
+    settings = settings_from_flags(config)
     path = build_runtime(runtime or settings.sandbox.runtime, force=force)
     err.print(f"sandbox runtime ready at {path}")
 
