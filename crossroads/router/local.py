@@ -71,21 +71,27 @@ def load_or_fit(
     hyper: Hyper = DEFAULT_HYPER,
     cache_dir: Path | None = None,
 ) -> LocalModel:
-    """The fitted model for these inputs, from the cache when its key matches, else fitted and cached."""
-    examples = load_many(example_files)
+    """The fitted model for these inputs, from the cache when its key matches, else fitted and cached.
+
+    The key hashes the example files' bytes, so a cache hit never parses them.
+    """
     key = hashlib.sha256()
     key.update(f"v{MODEL_VERSION}|{hyper!r}".encode())
     for name in sorted(cards):
         card = cards[name]
         key.update(json.dumps([name, card.description, card.capabilities, card.body]).encode())
-    for ex in examples:
-        key.update(json.dumps([ex.question, ex.labels]).encode())
+    for file in example_files:
+        try:
+            key.update(file.read_bytes())
+        except OSError:
+            key.update(str(file).encode())  # load_many below reports the unreadable file
     path = cache_dir / f"model-{key.hexdigest()[:24]}.json" if cache_dir else None
     if path is not None and path.is_file():
         try:
             return LocalModel.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a corrupt cache entry is refitted below
+    examples = load_many(example_files)
     model = fit(training_docs(cards, examples, hyper), sorted(cards), hyper)
     if path is not None:
         try:
