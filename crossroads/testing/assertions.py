@@ -78,7 +78,8 @@ async def evaluate(assertion: Assertion, obs: Observation) -> AssertionResult:
         return AssertionResult(type=assertion.type, passed=True, skipped=True, message=verdict.skipped)
     passed = verdict.passed != assertion.negated
     label = f"{assertion.type}" + (f" ({assertion.description})" if assertion.description else "")
-    expected = f"NOT {_fmt(verdict.expected)}" if assertion.negated else _fmt(verdict.expected)
+    shown = verdict.expected if isinstance(verdict.expected, str) else _fmt(verdict.expected)
+    expected = f"NOT {shown}" if assertion.negated else shown
     message = f"{label}: expected {expected}; actual {_fmt(verdict.actual)}"
     if verdict.detail:
         message += f" ({verdict.detail})"
@@ -282,6 +283,8 @@ def _matches(expected: Any, actual: Any, exact: bool) -> bool:
 async def _match_field(a: Assertion, obs: Observation, key: str) -> Verdict:
     spec = a.value
     calls = _calls(obs, spec.get("name"), spec.get("pattern"), spec.get("agent"))
+    if key == "result" and "args" in spec:  # only the calls made with these arguments
+        calls = [c for c in calls if _matches(spec["args"], c["args"], False)]
     exact = spec.get("mode", "partial") == "exact"
     want = spec[key]
     ok = any(_matches(want, c[key], exact) for c in calls)
@@ -410,7 +413,7 @@ _DICT_KEYS = {
     "handoff-path": {"path", "contains", "in_order", "edges", "max_hops", "min_hops"},
     "trajectory:tool-used": {"name", "pattern", "agent", "min", "max"},
     "trajectory:tool-args-match": {"name", "pattern", "agent", "args", "mode"},
-    "trajectory:tool-result-match": {"name", "pattern", "agent", "result", "mode"},
+    "trajectory:tool-result-match": {"name", "pattern", "agent", "args", "result", "mode"},
     "trajectory:tool-sequence": {"steps", "mode"},
     "error": {"type", "limit", "message"},
     "length": {"min", "max"},
