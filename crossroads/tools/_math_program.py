@@ -237,15 +237,17 @@ def counterexample(lhs: Any, rhs: Any, syms: list[Any], domain: str) -> dict[str
         hit = _differs(lhs, rhs, point)
         if hit:
             out = {s.name: jsonable(v) for s, v in point.items()}
-            out.update(lhs=_tidy(hit[0]), rhs=_tidy(hit[1]))
+            out.update(lhs=_tidy(lhs, point, hit[0]), rhs=_tidy(rhs, point, hit[1]))
             return out
     return None
 
 
-def _tidy(v: Any) -> str:
-    """A short form of a numeric value: `2*I*pi` rather than 30 digits when it is recognisable."""
-    nice = attempt(lambda: sp.nsimplify(v, [sp.pi, sp.E], tolerance=1e-20), None, 0.5)
-    return sstr(nice if nice is not None and len(sstr(nice)) < 30 else sp.N(v, 12), 80)
+def _tidy(expr: Any, point: dict[Any, Any], value: Any) -> str:
+    """A side's value at a counterexample: exact when short (`2*I*pi`), else 12 digits."""
+    exact = attempt(lambda: sp.simplify(expr.subs(point)), None, 0.3)
+    if exact is not None and not exact.atoms(sp.Float) and len(sstr(exact)) < 40:
+        return sstr(exact)
+    return sstr(sp.N(value, 12), 80)
 
 
 def is_zero(expr: Any) -> bool | None:

@@ -27,7 +27,7 @@ MAX_CLAIM_CHARS = 2000
 class ProgramRunner(Protocol):
     """What `check_math` and `run_sql` need from the toolbox: run one program in the sandbox."""
 
-    async def run_program(self, source: str, timeout: float | None = None) -> PythonResult: ...  # noqa: ASYNC109
+    async def run_program(self, source: str, timeout: float | None = None) -> PythonResult: ...
 
 
 @cache
@@ -60,7 +60,7 @@ def parse_marked(stdout: str, marker: str) -> dict[str, Any] | None:
     return None
 
 
-async def check_math(toolbox: ProgramRunner, claim: str, timeout: float | None = None) -> MathResult:  # noqa: ASYNC109
+async def check_math(toolbox: ProgramRunner, claim: str, timeout: float | None = None) -> MathResult:
     """Decide `claim` (e.g. `d/dx x**3 = 3*x**2`); never raises for a bad claim (see `MathResult.error`)."""
     started = time.perf_counter()
     claim = claim if isinstance(claim, str) else str(claim)

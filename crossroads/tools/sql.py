@@ -73,7 +73,7 @@ async def run_sql(
     toolbox: ProgramRunner,
     query: str,
     tables: dict[str, list[dict[str, Any]]] | None = None,
-    timeout: float | None = None,  # noqa: ASYNC109
+    timeout: float | None = None,
 ) -> SqlResult:
     """Run `query` (several statements allowed; the last one's rows are returned). Never raises for bad SQL."""
     started = time.perf_counter()
