@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
+from crossroads.events import StreamEvent
 from crossroads.orchestrator import Orchestrator
 from crossroads.result import AskResult, RouteDecision
 from crossroads.server.errors import ApiError
@@ -33,6 +35,26 @@ async def ask(req: AskRequest, request: Request) -> JSONResponse:
     """Answer a question; the full `AskResult`: answer, route, handoff path, tool calls, usage, trace id."""
     result = await _orchestrator(request).ask(req.question, agent=req.agent)
     return JSONResponse(result.model_dump(mode="json"), headers=CrossroadsMeta.of(result).headers())
+
+
+@router.post("/ask/stream", response_model=None, response_class=StreamingResponse)
+async def ask_stream(req: AskRequest, request: Request) -> StreamingResponse:
+    """Answer as server-sent events (`event: <type>`, `data: <event JSON>`), the same events as
+    `Orchestrator.stream()`: route, tool calls, handoffs, model requests, text deltas, then done or error."""
+    iterator = aiter(_orchestrator(request).stream(req.question, agent=req.agent))
+    first = await anext(iterator)  # unusable input raises here, before the response starts
+
+    async def sse() -> AsyncIterator[str]:
+        try:
+            event: StreamEvent | None = first
+            while event is not None:
+                yield f"event: {event.type}\ndata: {event.model_dump_json()}\n\n"
+                event = await anext(iterator, None)
+        finally:
+            await iterator.aclose()
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Crossroads-Trace-Id": first.trace_id})
 
 
 @router.post("/route", response_model=RouteDecision)

@@ -9,7 +9,6 @@ field (the official SDK keeps unknown fields in `model_extra`) and in `X-Crossro
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from crossroads.errors import CrossroadsError
+from crossroads.events import Done, ErrorEvent, StreamEvent, TextDelta
 from crossroads.orchestrator import Orchestrator
-from crossroads.result import AskResult
-from crossroads.server.errors import ApiError
+from crossroads.server.errors import ApiError, error_body, from_crossroads_error
 from crossroads.server.models import ChatRequest, ChatUsage, CrossroadsMeta, ModelCard, ModelList
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -71,26 +71,37 @@ async def chat_completions(req: ChatRequest, request: Request) -> JSONResponse |
     orch = _orchestrator(request)
     agent = _agent_for(req.model, orch)
     question = orch.check_question(_question(req))
-    # The ask runs before the response starts so that failures keep their status codes.
+    if req.stream:
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
+        return await stream_completion(orch.stream(question, agent=agent), req.model, include_usage)
     result = await orch.ask(question, agent=agent)
     meta = CrossroadsMeta.of(result)
-    completion_id = f"chatcmpl-{result.trace_id}"
+    body = {"id": f"chatcmpl-{result.trace_id}", "object": "chat.completion", "created": int(time.time()),
+            "model": req.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.answer},
+                         "finish_reason": "stop", "logprobs": None}],
+            "usage": ChatUsage.of(result).model_dump(), "crossroads": meta.model_dump(mode="json")}
+    return JSONResponse(body, headers=meta.headers())
+
+
+async def stream_completion(events: AsyncIterator[StreamEvent], model: str, include_usage: bool
+                            ) -> StreamingResponse:
+    """SSE chunks in OpenAI's shape from `Orchestrator.stream()` events, as they happen.
+
+    The first event (the route, which carries the trace id) is awaited before the response starts, so
+    a failure to route still gets its own status code and the trace id can go in the headers. Progress
+    events (route, tool calls, handoffs, model requests) travel as chunks with an empty delta and the
+    event under `crossroads.event`; OpenAI clients ignore them. A failure after the start arrives as
+    `data: {"error": ...}`, which the official SDK raises as `APIError`.
+    """
+    iterator = aiter(events)
+    first = await anext(iterator)
+    if isinstance(first, ErrorEvent):
+        await _close(iterator)
+        raise from_crossroads_error(_as_error(first))
+    completion_id = f"chatcmpl-{first.trace_id}"
     created = int(time.time())
-    if not req.stream:
-        body = {"id": completion_id, "object": "chat.completion", "created": created, "model": req.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": result.answer},
-                             "finish_reason": "stop", "logprobs": None}],
-                "usage": ChatUsage.of(result).model_dump(), "crossroads": meta.model_dump(mode="json")}
-        return JSONResponse(body, headers=meta.headers())
-    include_usage = bool(req.stream_options and req.stream_options.include_usage)
-    return StreamingResponse(
-        _sse(result, meta, completion_id, created, req.model, include_usage),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **meta.headers()})
 
-
-async def _sse(result: AskResult, meta: CrossroadsMeta, completion_id: str, created: int, model: str,
-               include_usage: bool) -> AsyncIterator[str]:
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
         payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
                    "choices": choices, **extra}
@@ -99,24 +110,50 @@ async def _sse(result: AskResult, meta: CrossroadsMeta, completion_id: str, crea
     def delta(content: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
         return [{"index": 0, "delta": content, "finish_reason": finish, "logprobs": None}]
 
-    yield chunk(delta({"role": "assistant", "content": ""}))
-    for piece in _pieces(result.answer):
-        yield chunk(delta({"content": piece}))
-    yield chunk(delta({}, "stop"), crossroads=meta.model_dump(mode="json"))
-    if include_usage:
-        yield chunk([], usage=ChatUsage.of(result).model_dump())
-    yield "data: [DONE]\n\n"
+    async def sse() -> AsyncIterator[str]:
+        try:
+            yield chunk(delta({"role": "assistant", "content": ""}))
+            event: StreamEvent | None = first
+            while event is not None:
+                if isinstance(event, TextDelta):
+                    yield chunk(delta({"content": event.delta}))
+                elif isinstance(event, Done):
+                    yield chunk(delta({}, "stop"), crossroads=CrossroadsMeta.of(event.result).model_dump(mode="json"))
+                    if include_usage:
+                        yield chunk([], usage=ChatUsage.of(event.result).model_dump())
+                elif isinstance(event, ErrorEvent):
+                    api_error = from_crossroads_error(_as_error(event))
+                    yield "data: " + json.dumps({**error_body(api_error.message, type=api_error.type,
+                                                              code=api_error.code, param=api_error.param),
+                                                 **api_error.extra}) + "\n\n"
+                else:
+                    yield chunk(delta({}), crossroads={"event": event.model_dump(mode="json")})
+                event = await anext(iterator, None)
+            yield "data: [DONE]\n\n"
+        finally:
+            await _close(iterator)
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
+                                      "X-Crossroads-Trace-Id": first.trace_id})
 
 
-def _pieces(text: str, size: int = 48) -> list[str]:
-    """Split an answer into word-aligned pieces of about `size` characters, losing no character."""
-    pieces: list[str] = []
-    current = ""
-    for word in re.findall(r"\S*\s*", text):
-        current += word
-        if len(current) >= size:
-            pieces.append(current)
-            current = ""
-    if current:
-        pieces.append(current)
-    return pieces
+def _as_error(event: ErrorEvent) -> CrossroadsError:
+    """The crossroads error an `error` event stands for, so it maps to the same status and code."""
+    import crossroads.errors as errors
+
+    cls = getattr(errors, event.kind, None)
+    if isinstance(cls, type) and issubclass(cls, errors.LimitExceeded):
+        exc: CrossroadsError = errors.LimitExceeded(event.limit or "unknown", event.message, partial=event.partial)
+        exc.args = (event.message,)
+    elif isinstance(cls, type) and issubclass(cls, errors.RunError):
+        exc = cls(event.message, partial=event.partial)
+    else:
+        exc = errors.CrossroadsError(event.message)
+    return exc
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is not None:
+        await closer()
