@@ -16,6 +16,7 @@ import subprocess
 import time
 
 from crossroads.config import load_settings
+from crossroads.logs import configure_logging
 from crossroads.tools import Toolbox
 
 TRIVIAL = "print(1+1)"
@@ -51,6 +52,7 @@ async def _through(toolbox: Toolbox, code: str, n: int, *, pooled: bool, expect:
 
 
 async def main(n: int) -> None:
+    configure_logging(level="warning")
     settings = load_settings().sandbox
     async with Toolbox(settings) as toolbox:
         if toolbox.tier == "unavailable":

@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 from crossroads.errors import CrossroadsError
+from crossroads.logs import configure_logging
 from crossroads.tools.runtime import build_runtime
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    configure_logging(level="info")  # progress on stderr; stdout carries only the runtime's path
     force = "--force" in args
     paths = [a for a in args if a != "--force"]
     try:
