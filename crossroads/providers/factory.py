@@ -115,7 +115,7 @@ class ModelFactory:
 
     def _build_remote(self, spec: ModelSpec) -> Model:
         key = api_key(spec, self.settings.api_key_env)
-        base_url = self.settings.base_url
+        base_url = spec.base_url or self.settings.base_url
         if spec.provider == "anthropic":
             from pydantic_ai.models.anthropic import AnthropicModel, AnthropicModelSettings
             from pydantic_ai.providers.anthropic import AnthropicProvider

@@ -7,6 +7,7 @@ reported, naming the variable) before anything touches the network.
 from __future__ import annotations
 
 import os
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -30,21 +31,33 @@ class ModelSpec(BaseModel):
 
     provider: Provider
     name: str = ""
+    base_url: str | None = None
+    """From a `@http(s)://...` suffix: this model's own endpoint, over `settings.base_url`. It lets a
+    fallback chain mix endpoints, e.g. `anthropic:claude-sonnet-4-6` then
+    `openai-compatible:llama3.2@http://localhost:11434/v1`."""
 
     def __str__(self) -> str:
-        return self.provider if self.provider == OFFLINE else f"{self.provider}:{self.name}"
+        if self.provider == OFFLINE:
+            return OFFLINE
+        return f"{self.provider}:{self.name}" + (f"@{self.base_url}" if self.base_url else "")
+
+
+_URL_SUFFIX = re.compile(r"@(https?://\S+)$")
 
 
 def parse_spec(spec: str) -> ModelSpec:
-    """`offline` or `<provider>:<model>`; anything else is a `ConfigError` that lists the choices."""
+    """`offline` or `<provider>:<model>[@<base url>]`; anything else is a `ConfigError` listing the choices."""
     text = spec.strip()
     if text == OFFLINE:
         return ModelSpec(provider="offline")
+    base_url = None
+    if match := _URL_SUFFIX.search(text):
+        base_url, text = match.group(1), text[: match.start()]
     provider, sep, name = text.partition(":")
     if not sep or not name.strip() or provider not in PROVIDERS or provider == OFFLINE:
         choices = "offline, " + ", ".join(f"{p}:<model>" for p in PROVIDERS if p != OFFLINE)
         raise ConfigError(f"model '{spec}': expected one of {choices}")
-    return ModelSpec(provider=provider, name=name.strip())  # type: ignore[arg-type]
+    return ModelSpec(provider=provider, name=name.strip(), base_url=base_url)  # type: ignore[arg-type]
 
 
 def api_key(spec: ModelSpec, compatible_key_env: str) -> str | None:
