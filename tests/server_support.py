@@ -53,7 +53,9 @@ def running_service(settings: Settings, toolbox: Any = None) -> Iterator[tuple[s
     try:
         with running(create_app(settings, orchestrator=orchestrator)) as url:
             yield url, orchestrator
-    finally:
+    finally:  # on a thread of its own: the caller may be inside an event loop
         import asyncio
+        from concurrent.futures import ThreadPoolExecutor
 
-        asyncio.run(orchestrator.aclose())
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, orchestrator.aclose()).result()
