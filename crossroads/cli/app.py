@@ -25,6 +25,8 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 # Modules that add their commands to `app` through a `register(app)` function, in help order.
+# `COMMAND_OWNERS` lets `main()` import only the module of the command being run, so a fast command
+# (e.g. `crossroads route`) does not pay for importing every other command; `--help` imports them all.
 COMMAND_MODULES = [
     "crossroads.cli.ask",
     "crossroads.cli.route",
@@ -34,6 +36,20 @@ COMMAND_MODULES = [
     "crossroads.cli.serve",
     "crossroads.cli.testing",
 ]
+
+COMMAND_OWNERS = {
+    "ask": "crossroads.cli.ask",
+    "route": "crossroads.cli.route",
+    "agents": "crossroads.cli.catalog",
+    "graph": "crossroads.cli.catalog",
+    "tool": "crossroads.cli.tool",
+    "setup-sandbox": "crossroads.cli.tool",
+    "traces": "crossroads.cli.traces",
+    "trace": "crossroads.cli.traces",
+    "serve": "crossroads.cli.serve",
+    "mcp": "crossroads.cli.serve",
+    "test": "crossroads.cli.testing",
+}
 
 _state: dict[str, Any] = {"debug": False}
 
@@ -121,6 +137,24 @@ def _register_all() -> None:
         importlib.import_module(name).register(app)
 
 
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the first argument that is not a root option)."""
+    takes_value = {"--log-format", "--log-level"}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def main() -> None:
-    _register_all()
+    module = COMMAND_OWNERS.get(_command_in(sys.argv[1:]) or "")
+    if module is None or "--help" in sys.argv[1:2]:
+        _register_all()
+    else:
+        importlib.import_module(module).register(app)
     app()
