@@ -38,8 +38,11 @@ def ask(
 
     async def run() -> AskResult:
         async with Orchestrator(settings, trace_store=True) as orchestrator:
-            with err.status("thinking…", spinner="dots"):
-                return await orchestrator.ask(text, agent=agent)
+            if err.is_terminal:  # live progress on stderr; stdout is the same either way
+                from crossroads.cli.progress import ask_with_progress
+
+                return await ask_with_progress(orchestrator, text, agent)
+            return await orchestrator.ask(text, agent=agent)
 
     try:
         result = asyncio.run(run())
