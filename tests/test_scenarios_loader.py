@@ -107,7 +107,8 @@ def test_cli_malformed_file_exits_2_and_other_files_still_run(tmp_path: Path) ->
     _register_all()
     _write(tmp_path, "good.yaml", GOOD)
     (tmp_path / "cards").mkdir()
-    bad = _write(tmp_path, "bad.yaml", "tests:\n  - id: broken\n    question: q\n    assert: [{type: route, value: 3}]\n")
+    bad = _write(tmp_path, "bad.yaml",
+                 "tests:\n  - id: broken\n    question: q\n    assert: [{type: route, value: 3}]\n")
     report = tmp_path / "report.json"
     result = CliRunner().invoke(app, ["test", str(tmp_path), "--json", str(report)])
     assert result.exit_code == 2, result.output
