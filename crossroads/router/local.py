@@ -125,7 +125,10 @@ class LocalRouter:
         scores = self.scores(question)
         chosen = choose(scores, rule)
         if chosen and len(chosen) < rule.max_targets:
-            chosen = self._add_segment_owners(question, chosen, rule)
+            parts = segments(question)
+            if len(parts) > 1:
+                part_scores = [self.model.confidences(p) for p in parts]
+                chosen = add_segment_owners(chosen, part_scores, rule, self.settings.split_confidence)
         subs = self.split(question, [n for n, _ in chosen]) if len(chosen) > 1 else {}
         targets = [RouteTarget(agent=n, confidence=round(s, 4), sub_question=subs.get(n, question))
                    for n, s in chosen]
@@ -142,27 +145,6 @@ class LocalRouter:
             scores={n: round(s, 4) for n, s in sorted(scores.items(), key=lambda kv: -kv[1])},
             duration_ms=(time.perf_counter() - t0) * 1000,
         )
-
-    def _add_segment_owners(
-        self, question: str, chosen: list[tuple[str, float]], rule: Rule
-    ) -> list[tuple[str, float]]:
-        """A multi-part question whose parts belong to different specialists gets all of them.
-
-        On the whole question, one domain's vocabulary drowns the other's; a sentence that on its
-        own is confidently (>= `split_confidence`) another specialist's adds that specialist.
-        """
-        parts = segments(question)
-        if len(parts) < 2:
-            return chosen
-        have = {n for n, _ in chosen}
-        extra: dict[str, float] = {}
-        for part in parts:
-            conf = self.model.confidences(part)
-            best = max(conf, key=conf.__getitem__)
-            if best not in have and conf[best] >= max(self.settings.split_confidence, rule.threshold):
-                extra[best] = max(extra.get(best, 0.0), conf[best])
-        ranked = sorted(extra.items(), key=lambda kv: -kv[1])
-        return (chosen + ranked)[: rule.max_targets]
 
     def split(self, question: str, agents: Sequence[str]) -> dict[str, str]:
         """Each chosen specialist's part of a multi-domain question.
@@ -187,3 +169,23 @@ class LocalRouter:
 
     async def route(self, question: str) -> RouteDecision:
         return self.decide(question)
+
+
+def add_segment_owners(
+    chosen: list[tuple[str, float]], part_scores: Sequence[Mapping[str, float]], rule: Rule,
+    split_confidence: float,
+) -> list[tuple[str, float]]:
+    """A multi-part question whose parts belong to different specialists gets all of them.
+
+    On the whole question, one domain's vocabulary drowns the other's; a sentence that on its own is
+    confidently (>= `split_confidence`) another specialist's adds that specialist. A pure function of
+    the scores, so threshold fitting can replay it.
+    """
+    have = {n for n, _ in chosen}
+    extra: dict[str, float] = {}
+    for conf in part_scores:
+        best = max(conf, key=conf.__getitem__)
+        if best not in have and conf[best] >= max(split_confidence, rule.threshold):
+            extra[best] = max(extra.get(best, 0.0), conf[best])
+    ranked = sorted(extra.items(), key=lambda kv: -kv[1])
+    return (chosen + ranked)[: rule.max_targets]
