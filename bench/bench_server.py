@@ -136,6 +136,7 @@ def main() -> None:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        server_log = log.read_text(errors="replace")
         with sqlite3.connect(db) as conn:
             stored = conn.execute("SELECT count(*) FROM traces").fetchone()[0]
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -149,6 +150,7 @@ def main() -> None:
     print(f"errors {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
     print(f"traces stored {stored} of {done} answered ({distinct} distinct trace ids; journal {mode})")
     if errors or stored != done:
+        print("server log (tail):\n" + "\n".join(server_log.splitlines()[-15:]))
         raise SystemExit(1)
 
 

@@ -57,9 +57,9 @@ def _settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-d
 
 
 @pytest.mark.anyio
-async def test_200_concurrent_asks_are_all_stored(tmp_path: Path) -> None:
+async def test_200_concurrent_asks_are_all_stored(tmp_path: Path, fake_toolbox: object) -> None:
     settings = _settings(tmp_path)
-    async with Orchestrator(settings, trace_store=True) as orch:
+    async with Orchestrator(settings, toolbox=fake_toolbox, trace_store=True) as orch:
         results = await asyncio.gather(*(orch.ask(f"How do I profile a slow Python loop, case {i}?")
                                          for i in range(200)))
         store = orch.trace_store
@@ -71,9 +71,9 @@ async def test_200_concurrent_asks_are_all_stored(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_failed_ask_is_stored_with_error_status(tmp_path: Path) -> None:
+async def test_failed_ask_is_stored_with_error_status(tmp_path: Path, fake_toolbox: object) -> None:
     settings = _settings(tmp_path, timeout=1e-6)
-    async with Orchestrator(settings, trace_store=True) as orch:
+    async with Orchestrator(settings, toolbox=fake_toolbox, trace_store=True) as orch:
         with pytest.raises(LimitExceeded) as info:
             await orch.ask("How do I profile a slow Python loop?")
     trace_id = info.value.partial.trace_id
@@ -84,10 +84,10 @@ async def test_failed_ask_is_stored_with_error_status(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_library_default_stores_nothing_and_off_disables(tmp_path: Path) -> None:
-    async with Orchestrator(_settings(tmp_path)) as orch:
+async def test_library_default_stores_nothing_and_off_disables(tmp_path: Path, fake_toolbox: object) -> None:
+    async with Orchestrator(_settings(tmp_path), toolbox=fake_toolbox) as orch:
         assert orch.trace_store is None
-    async with Orchestrator(load_settings(trace_db="off"), trace_store=True) as orch:
+    async with Orchestrator(load_settings(trace_db="off"), toolbox=fake_toolbox, trace_store=True) as orch:
         assert orch.trace_store is None
 
 
