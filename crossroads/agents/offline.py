@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Any
 
 from pydantic_ai.messages import (
@@ -141,13 +142,18 @@ class CardIndex:
 
     def __init__(self, cards: Mapping[str, AgentCard]) -> None:
         self.names = sorted(cards)
+        self.cards = cards
+
+    @cached_property
+    def bm25(self) -> BM25:
+        """Built on first use, so constructing an orchestrator stays cheap."""
         docs = []
         for name in self.names:
-            card = cards[name]
+            card = self.cards[name]
             profile = " ".join([card.description, *card.capabilities] * 3)
             headings = " ".join(s.heading for s in card.sections)
             docs.append(f"{profile} {headings} {card.body}")
-        self.bm25 = BM25(docs)
+        return BM25(docs)
 
     def __call__(self, text: str) -> dict[str, float]:
         return dict(zip(self.names, self.bm25.scores(text), strict=True))
@@ -162,7 +168,11 @@ class OfflineSpecialist:
         """Scores every specialist's fit for a piece of text (the router's classifier when available)."""
         self.neighbours = dict(neighbours)
         self.sections = card.sections
-        self.section_index = BM25([f"{s.heading} {s.heading} {s.text}" for s in self.sections])
+
+    @cached_property
+    def section_index(self) -> BM25:
+        """Built on first use, so constructing an orchestrator stays cheap."""
+        return BM25([f"{s.heading} {s.heading} {s.text}" for s in self.sections])
 
     def model(self) -> FunctionModel:
         return FunctionModel(self.respond, model_name=f"{MODEL_NAME}:{self.card.name}")

@@ -8,6 +8,7 @@ answering in parallel are not asked again, and the hop limit stops runaway chain
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,15 +103,20 @@ class Team:
         self.toolbox = toolbox
         self.max_hops = max_hops
         hooks = trace_hooks()
+        # One Tool per function for the whole team: building a tool's JSON schema is the costly part.
+        shared = {name: Tool(fn, takes_ctx=True) for name, fn in TOOLS.items()
+                  if any(name in c.tools for c in self.cards.values())}
+        handoff_tool = Tool(handoff, takes_ctx=True)
         self.agents: dict[str, Agent[RunDeps, str]] = {}
         for name, card in self.cards.items():
             neighbours = graph.neighbours(name)
-            tools: list[Tool[RunDeps]] = [Tool(TOOLS[t], takes_ctx=True) for t in card.tools]
+            tools: list[Tool[RunDeps]] = [shared[t] for t in card.tools]
             if neighbours:
                 listing = "; ".join(f"{n}: {r}" for n, r in neighbours.items())
-                tools.append(Tool(handoff, takes_ctx=True, description=(
-                    "Hand part of the question to a neighbouring specialist and get its answer back."
-                    f" Allowed neighbours: {listing}.")))
+                offer = copy.copy(handoff_tool)  # same schema, a description naming this agent's neighbours
+                offer.description = ("Hand part of the question to a neighbouring specialist and get its answer"
+                                     f" back. Allowed neighbours: {listing}.")
+                tools.append(offer)
             self.agents[name] = Agent(
                 models.specialist(name), name=name, deps_type=RunDeps, output_type=str,
                 instructions=specialist_instructions(card, neighbours), tools=tools,
