@@ -31,7 +31,7 @@ from crossroads.providers.resilience import Sleep
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router import Router
 from crossroads.store import TraceStore
-from crossroads.trace import Trace
+from crossroads.trace import Trace, ambient, trace_hooks
 
 log = structlog.get_logger("crossroads")
 
@@ -83,7 +83,7 @@ class Orchestrator:
         build = getattr(routing, "build_router", None)
         if build is not None:
             return build(self.cards, self.settings.router, self.models.router(),
-                         llm_capabilities=self.models.capabilities("router"))
+                         llm_capabilities=[*self.models.capabilities("router"), trace_hooks()])
         return routing.KeywordRouter(self.cards, self.settings.router)
 
     # -- public API -------------------------------------------------------------------------------
@@ -165,7 +165,8 @@ class Orchestrator:
             decision = RouteDecision(targets=[RouteTarget(agent=agent, confidence=1.0, sub_question=question)],
                                      stage="fixed", reason="agent chosen by the caller")
         else:
-            decision = await self.router.route(question)
+            with ambient("router", trace):  # the LLM router's requests and failed attempts join the trace
+                decision = await self.router.route(question)
         trace.emit("route", decision)
         log.info("route", agents=decision.agents, stage=decision.stage, abstain=decision.abstain)
         result = AskResult(trace_id=trace.trace_id, question=question, answer="", route=decision)

@@ -8,7 +8,9 @@ Subscribers (streaming, progress display) receive each event as it is recorded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +51,33 @@ class Trace:
         self.emit("handoff", record)
 
 
-class Traced:
-    """Run deps of every traced agent expose the trace and the agent's name."""
+@dataclass
+class AmbientDeps:
+    """Stands in for run deps when an agent runs without them (the LLM router): see `traced`."""
 
-    trace: Trace
     agent: str
+    trace: Trace
+    pending_attempts: list[Any] = field(default_factory=list)
+
+
+_ambient: ContextVar[AmbientDeps | None] = ContextVar("crossroads_ambient_deps", default=None)
+
+
+@contextmanager
+def ambient(agent: str, trace: Trace) -> Iterator[None]:
+    """Trace agents that run without crossroads deps (the LLM router) into `trace` as `agent`."""
+    token = _ambient.set(AmbientDeps(agent=agent, trace=trace))
+    try:
+        yield
+    finally:
+        _ambient.reset(token)
+
+
+def traced(ctx: RunContext[Any]) -> Any:
+    """The deps a hook records into: the run's own when they carry a trace, else the ambient ones."""
+    if getattr(ctx.deps, "trace", None) is not None:
+        return ctx.deps
+    return _ambient.get()
 
 
 def _jsonable(value: Any) -> Any:
@@ -68,31 +92,32 @@ def trace_hooks() -> Hooks[Any]:
 
     @hooks.on.model_request
     async def record_request(ctx: RunContext[Any], *, request_context: Any, handler: Any) -> ModelResponse:
+        deps = traced(ctx)
+        if deps is None:  # an agent outside any ask (e.g. `crossroads route` with an LLM router)
+            return await handler(request_context)
         t0 = time.perf_counter()
         try:
             response: ModelResponse = await handler(request_context)
         except Exception as exc:  # every retry and fallback failed: keep the attempts in the trace
-            sink = getattr(ctx.deps, "pending_attempts", None)
-            if isinstance(sink, list) and sink and getattr(ctx.deps, "trace", None) is not None:
-                ctx.deps.trace.add_model_request(ModelRequestRecord(
-                    agent=ctx.deps.agent, model=request_context.model.model_name, attempts=list(sink),
+            if deps.pending_attempts:
+                deps.trace.add_model_request(ModelRequestRecord(
+                    agent=deps.agent, model=request_context.model.model_name, attempts=list(deps.pending_attempts),
                     error=f"{type(exc).__name__}: {str(exc)[:300]}",
                     duration_ms=round((time.perf_counter() - t0) * 1000, 3)))
-                sink.clear()
+                deps.pending_attempts.clear()
             raise
         usage = response.usage
-        ctx.deps.trace.add_model_request(ModelRequestRecord(
-            agent=ctx.deps.agent,
+        deps.trace.add_model_request(ModelRequestRecord(
+            agent=deps.agent,
             model=response.model_name or "unknown",
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
             cache_read_tokens=usage.cache_read_tokens,
             cache_write_tokens=usage.cache_write_tokens,
             duration_ms=round((time.perf_counter() - t0) * 1000, 3),
-            attempts=list(getattr(ctx.deps, "pending_attempts", None) or []),
+            attempts=list(deps.pending_attempts),
         ))
-        if getattr(ctx.deps, "pending_attempts", None):
-            ctx.deps.pending_attempts.clear()
+        deps.pending_attempts.clear()
         return response
 
     @hooks.on.tool_execute

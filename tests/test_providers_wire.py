@@ -101,10 +101,11 @@ async def test_multi_specialist_ask_on_each_provider(wire: Wire, monkeypatch: py
     assert SECRET not in caplog.text and SECRET not in repr(logs) and SECRET not in captured.err + captured.out
     assert SECRET not in result.model_dump_json()
 
-    # cost awareness: every specialist/synthesis request has its tokens; the result sums them
-    assert len(result.model_requests) == 4
+    # cost awareness: every request (the LLM router's too) has its tokens; the result sums them
+    assert [r.agent for r in result.model_requests].count("router") == 1
+    assert len(result.model_requests) == 5
     assert all(r.input_tokens > 0 and r.output_tokens > 0 for r in result.model_requests)
-    assert result.usage.requests == 4
+    assert result.usage.requests == 5
     assert result.usage.input_tokens == sum(r.input_tokens for r in result.model_requests)
     assert result.usage.output_tokens == sum(r.output_tokens for r in result.model_requests)
     if wire is ANTHROPIC:

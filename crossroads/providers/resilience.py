@@ -39,6 +39,7 @@ from tenacity import wait_exponential_jitter
 
 from crossroads.errors import ProviderError
 from crossroads.result import ModelAttempt
+from crossroads.trace import traced
 
 log = structlog.get_logger("crossroads.providers")
 
@@ -150,9 +151,9 @@ class ResilientRequests(AbstractCapability[Any]):
 
     def _record(self, ctx: RunContext[Any], model: str, error: BaseException, wait: float, action: str) -> None:
         attempt = ModelAttempt(model=model, error=describe(error), status=status_of(error), wait_s=round(wait, 3))
-        sink = getattr(ctx.deps, "pending_attempts", None)
-        if isinstance(sink, list):
-            sink.append(attempt)
-        agent = getattr(ctx.deps, "agent", None) or self.role
+        deps = traced(ctx)
+        if deps is not None:
+            deps.pending_attempts.append(attempt)
+        agent = getattr(deps, "agent", None) or self.role
         log.warning("model.attempt_failed", agent=agent, model=model, status=attempt.status,
                     error=type(error).__name__, wait_s=attempt.wait_s, action=action)
