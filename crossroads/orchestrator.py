@@ -26,6 +26,7 @@ from crossroads.config import Settings, load_settings
 from crossroads.errors import CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
 from crossroads.events import StreamEvent
 from crossroads.graph import ROUTER, HandoffGraph
+from crossroads.logs import configure_logging
 from crossroads.providers import ModelFactory
 from crossroads.providers.resilience import Sleep
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
@@ -55,6 +56,8 @@ class Orchestrator:
         `settings.trace_db_path()` (unless that is `off`) and closes it in `aclose`; a `TraceStore`
         instance is used as given and only flushed in `aclose` (its owner closes it)."""
         self.settings = settings or load_settings()
+        if not structlog.is_configured():  # an embedding app that configured structlog keeps its setup
+            configure_logging(self.settings.log_format, self.settings.log_level)
         self.cards: dict[str, AgentCard] = load_cards([*self.settings.cards, *cards_dirs])
         self.graph = HandoffGraph.build(self.cards, self.settings.graph)
         # `http_transport` replaces the network for every provider (tests, recording); `retry_sleep` the
