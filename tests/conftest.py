@@ -53,6 +53,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    # One router-model cache for the session: fitting is keyed by its inputs, so sharing is safe and
+    # saves a refit in every test that builds an orchestrator.
+    monkeypatch.setenv("CROSSROADS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "router-cache"))
     yield
 
 
