@@ -284,8 +284,14 @@ def describe_tool_return(ret: ToolReturnPart) -> str:
         if content.get("ok"):
             out = (content.get("stdout") or "").strip() or "(no output)"
             return f"Ran the code in the sandbox ({content.get('tier')}): it succeeded. Output:\n```\n{out[:1500]}\n```"
-        why = "it timed out" if content.get("timed_out") else (content.get("error") or "it failed").strip()
-        return f"Ran the code in the sandbox ({content.get('tier')}): {why[:1500]}"
+        if content.get("timed_out"):
+            seconds = content.get("duration_ms", 0) / 1000
+            why = (f"it did not finish within the time limit and was stopped after {seconds:.1f} s"
+                   " (an endless loop or a long computation)")
+        else:
+            detail = (content.get("error") or content.get("stderr") or "no error output").strip()[:1500]
+            why = f"it failed:\n```\n{detail}\n```"
+        return f"Ran the code in the sandbox ({content.get('tier')}): {why}"
     if ret.tool_name == "check_math":
         verdict = {True: "verified: true", False: "verified: false", None: "undecided"}[content.get("verified")]
         detail = content.get("counterexample") or content.get("difference") or content.get("error") or ""

@@ -61,7 +61,10 @@ def render(result: AskResult) -> None:
     from rich.markdown import Markdown
     from rich.tree import Tree
 
-    out.print(Markdown(result.answer))
+    if out.is_terminal:
+        out.print(Markdown(result.answer))
+    else:  # piped: the answer's markdown as is, never cropped to a terminal width
+        print(result.answer)
     route = result.route
     tree = Tree(f"[bold]trace[/] {result.trace_id} ({result.duration_ms:.0f} ms)")
     if route.abstain:
