@@ -286,7 +286,7 @@ def describe_tool_return(ret: ToolReturnPart) -> str:
             return f"Ran the code in the sandbox ({content.get('tier')}): it succeeded. Output:\n```\n{out[:1500]}\n```"
         if content.get("timed_out"):
             seconds = content.get("duration_ms", 0) / 1000
-            why = (f"it did not finish within the time limit and was stopped after {seconds:.1f} s"
+            why = (f"it timed out: it did not finish within the time limit and was stopped after {seconds:.1f} s"
                    " (an endless loop or a long computation)")
         else:
             detail = (content.get("error") or content.get("stderr") or "no error output").strip()[:1500]
