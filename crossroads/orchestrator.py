@@ -81,13 +81,10 @@ class Orchestrator:
             self.trace_store = TraceStore(db)
 
     def _build_router(self) -> Router:
-        from crossroads import router as routing
+        from crossroads.router import build_router
 
-        build = getattr(routing, "build_router", None)
-        if build is not None:
-            return build(self.cards, self.settings.router, self.models.router(),
-                         llm_capabilities=[*self.models.capabilities("router"), trace_hooks()])
-        return routing.KeywordRouter(self.cards, self.settings.router)
+        return build_router(self.cards, self.settings.router, self.models.router(),
+                            llm_capabilities=[*self.models.capabilities("router"), trace_hooks()])
 
     # -- public API -------------------------------------------------------------------------------
 
