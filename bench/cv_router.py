@@ -130,16 +130,29 @@ def main() -> None:
     parser.add_argument("--margin", type=float)
     parser.add_argument("--split-confidence", type=float)
     parser.add_argument("--fit-rule", action="store_true", help="grid-search threshold, margin, split_confidence")
+    parser.add_argument("--cards-only", action="store_true",
+                        help="fit on the cards alone and route every example (what the cards' text knows)")
+    parser.add_argument("--cards", type=Path, action="append", default=[],
+                        help="a cards directory whose cards replace the packaged ones of the same name")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    cards = load_cards()
+    cards = load_cards(args.cards)
     examples = load_examples(args.data, cards)
     hyper = dataclasses.replace(DEFAULT_HYPER, **_parse_set(args.set))
     overrides = {k: v for k, v in (("threshold", args.threshold), ("margin", args.margin),
                                    ("split_confidence", args.split_confidence)) if v is not None}
     settings = RouterSettings(**overrides)
-    scored, fit_s = out_of_fold(examples, cards, hyper, args.folds, args.seed)
+    if args.cards_only:
+        args.folds = 1
+        t0 = time.perf_counter()
+        model = fit(training_docs(cards, [], hyper), sorted(cards), hyper)
+        fit_s = time.perf_counter() - t0
+        scored = [(model.confidences(ex.question),
+                   [model.confidences(p) for p in segments(ex.question)] if len(segments(ex.question)) > 1 else [])
+                  for ex in examples]
+    else:
+        scored, fit_s = out_of_fold(examples, cards, hyper, args.folds, args.seed)
     rule = Rule(settings.threshold, settings.margin, settings.max_targets)
     rep = replay(examples, scored, rule, settings.split_confidence)
     result: dict[str, Any] = {"cv": rep.headline(), "rule": [rule.threshold, rule.margin, settings.split_confidence],
@@ -152,7 +165,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"{args.folds}-fold CV on {args.data.name} ({len(examples)} questions, seed {args.seed}); "
+    kind = "cards only" if args.cards_only else f"{args.folds}-fold CV"
+    print(f"{kind} on {args.data.name} ({len(examples)} questions, seed {args.seed}); "
           f"slowest fold fit {fit_s:.2f} s; {hyper}")
     print(f"{'':28} {'primary':>8} {'exact':>7} {'microF1':>8} {'macroF1':>8} {'abstP':>6} {'abstR':>6}")
     print(line(f"rule t={rule.threshold} m={rule.margin} s={settings.split_confidence}", rep))

@@ -21,7 +21,7 @@ from typing import Any
 
 from crossroads.router.text import features
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 OFF_TOPIC = "(off-topic)"
 """The extra class learnt from off-topic examples; its confidence discounts every specialist's."""
 MIN_CALIBRATION_EXAMPLES = 10
@@ -56,6 +56,10 @@ class Hyper:
     """Additive smoothing of the `nb` ratios."""
     off_power: float = 2.0
     """How strongly the off-topic confidence discounts the specialists' (2 measured best on dev)."""
+    off_override: float = 32.0
+    """A specialist escapes the off-topic discount in proportion to its confidence ** off_override, so
+    only a near-certain one is not vetoed by the off-topic class (a user's card about a subject that the
+    packaged off-topic examples cover, such as music). 0 turns it off; 32 is neutral in 5-fold CV."""
 
 
 DEFAULT_HYPER = Hyper()
@@ -71,7 +75,8 @@ class LocalModel:
     calibration: list[tuple[float, float]] = field(default_factory=list)
     """Per class `(a, b)`: confidence = sigmoid(a * raw + b)."""
     off_power: float = 1.0
-    """Specialist confidence = calibrated confidence * (1 - off-topic confidence) ** off_power."""
+    """Specialist confidence p' = p * (1 - off * (1 - p ** off_override)) ** off_power."""
+    off_override: float = 0.0
 
     def vector(self, text: str) -> dict[str, float]:
         return self.weigh(Counter(features(text)))
@@ -116,20 +121,26 @@ class LocalModel:
         cal = self.calibration or [(1.0, 0.0)] * len(self.classes)
         conf = {c: _sigmoid(a * r + b) for c, r, (a, b) in zip(self.classes, raw, cal, strict=True)}
         off = conf.pop(OFF_TOPIC, 0.0)
-        keep = (1.0 - off) ** self.off_power
-        return {c: p * keep for c, p in conf.items()}
+        if not off:
+            return conf
+        k, power = self.off_override, self.off_power
+        if not k:
+            keep = (1.0 - off) ** power
+            return {c: p * keep for c, p in conf.items()}
+        return {c: p * (1.0 - off * (1.0 - p**k)) ** power for c, p in conf.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {"version": MODEL_VERSION, "classes": self.classes, "idf": self.idf,
                 "unknown_idf": self.unknown_idf, "weights": self.weights, "bias": self.bias,
-                "calibration": self.calibration, "off_power": self.off_power}
+                "calibration": self.calibration, "off_power": self.off_power,
+                "off_override": self.off_override}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LocalModel:
         return cls(classes=list(data["classes"]), idf=dict(data["idf"]), unknown_idf=data["unknown_idf"],
                    weights=dict(data["weights"]), bias=list(data["bias"]),
                    calibration=[tuple(p) for p in data["calibration"]],  # type: ignore[misc]
-                   off_power=data["off_power"])
+                   off_power=data["off_power"], off_override=data.get("off_override", 0.0))
 
 
 def _sigmoid(x: float) -> float:
@@ -147,6 +158,7 @@ def fit(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPE
     model = _fit_linear(docs, counts, classes, hyper)
     model.calibration = _calibrate(docs, counts, classes, hyper)
     model.off_power = hyper.off_power
+    model.off_override = hyper.off_override
     return model
 
 
