@@ -71,30 +71,12 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def char_ngrams(text: str, lo: int, hi: int) -> list[str]:
-    """Character n-grams (`lo`..`hi`) inside each lower-cased word, with word-boundary marks.
-
-    They meet unseen inflections, typos and compound identifiers half-way (`CrashLoopBackOff`,
-    `useEffect`, `NullPointerException` share pieces with the words the examples use). Each gram is
-    prefixed with `~` so it never collides with a word feature.
-    """
-    out: list[str] = []
-    for raw in _COMPOUND.findall(text):
-        for part in _CAMEL.findall(raw):
-            word = part.lower()
-            if len(word) < 3 or word in STOP or len(word) > 30 or word.isdigit():
-                continue
-            padded = f"<{word}>"
-            for n in range(lo, hi + 1):
-                out.extend("~" + padded[i : i + n] for i in range(len(padded) - n + 1))
-    return out
-
-
 def features(text: str) -> list[str]:
-    """The classifier's word features: stemmed tokens and whole compounds.
+    """The classifier's features: stemmed tokens and whole compounds.
 
     Word bigrams and word-prefix n-grams were measured too: no better on the dev split, and 4x slower
-    to fit, so they are left out.
+    to fit, so they are left out. Character 3-5-grams inside words (as a separately normalised block)
+    gained at most 0.01 primary accuracy in 5-fold CV and made fitting ten times slower.
     """
     return tokens(text)
 
