@@ -179,7 +179,8 @@ class Orchestrator:
         limits = UsageLimits(request_limit=self.settings.limits.max_requests,
                              total_tokens_limit=self.settings.limits.max_tokens)
         names = [t.agent for t in decision.targets]
-        branches = [new_branch(t.agent, trace, self.team, question, names) for t in decision.targets]
+        claimed = set(names)  # shared: no two branches bring in the same neighbour
+        branches = [new_branch(t.agent, trace, self.team, question, names, claimed) for t in decision.targets]
         answers: list[SpecialistAnswer] = []
         try:
             async with asyncio.timeout(self.settings.timeout):

@@ -188,3 +188,14 @@ def test_ask_sync_reuses_one_loop(fake_toolbox) -> None:  # type: ignore[no-unty
     finally:
         crossroads.close()
     assert first.answer == second.answer and first.trace_id != second.trace_id
+
+
+async def test_two_branches_do_not_bring_in_the_same_neighbour(fake_toolbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    chain = {"data-ai": "language", "core-dev": "language"}
+    monkeypatch.setattr(ModelFactory, "specialist", scripted_handoffs(chain))
+    async with Orchestrator(toolbox=fake_toolbox, router=FixedRouter("data-ai", "core-dev")) as crossroads:
+        result = await crossroads.ask("anything")
+    assert sorted(h.accepted for h in result.handoffs) == [False, True]
+    refused = next(h for h in result.handoffs if not h.accepted)
+    assert "in parallel" in refused.note
+    assert result.handoff_path.count("language") == 1

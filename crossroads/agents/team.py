@@ -45,6 +45,9 @@ class RunDeps:
     """Agents this branch has visited so far, starting at `router`; shared by the branch's handoffs."""
     covered: list[str] = field(default_factory=list)
     """Agents answering other parts of the question in parallel."""
+    claimed: set[str] = field(default_factory=set)
+    """Every agent working on this ask so far, shared by all branches: a second branch is not handed to
+    an agent another branch already brought in."""
     hops: int = 0
     pending_attempts: list[ModelAttempt] = field(default_factory=list)
 
@@ -142,7 +145,7 @@ class Team:
             refusal = f"'{to}' is not a neighbour of {deps.agent} in the handoff graph (allowed: {allowed})"
         elif to in deps.visited:
             refusal = f"'{to}' was already visited on this path ({' -> '.join(deps.visited)})"
-        elif to in deps.covered:
+        elif to in deps.claimed:
             refusal = f"'{to}' is already answering another part of this question in parallel"
         if refusal:
             deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop,
@@ -155,8 +158,9 @@ class Team:
                                 f"{self.max_hops}")
         deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop))
         deps.visited.append(to)
+        deps.claimed.add(to)
         child = RunDeps(agent=to, trace=deps.trace, team=self, question=deps.question, visited=deps.visited,
-                        covered=deps.covered, hops=hop)
+                        covered=deps.covered, claimed=deps.claimed, hops=hop)
         answer = await self.run_specialist(to, question, child, ctx.usage, ctx.usage_limits)
         return {"agent": to, "answer": answer}
 
@@ -167,6 +171,9 @@ class Team:
         return result.output
 
 
-def new_branch(agent: str, trace: Trace, team: Team, question: str, covered: list[str]) -> RunDeps:
+def new_branch(agent: str, trace: Trace, team: Team, question: str, covered: list[str],
+               claimed: set[str] | None = None) -> RunDeps:
+    """Deps of one routed specialist. Pass the same `claimed` set to every branch of an ask."""
     return RunDeps(agent=agent, trace=trace, team=team, question=question, visited=[ROUTER, agent],
-                   covered=[c for c in covered if c != agent])
+                   covered=[c for c in covered if c != agent],
+                   claimed=claimed if claimed is not None else set(covered))
