@@ -171,8 +171,9 @@ class OfflineSpecialist:
 
     @cached_property
     def section_index(self) -> BM25:
-        """Built on first use, so constructing an orchestrator stays cheap."""
-        return BM25([f"{s.heading} {s.heading} {s.text}" for s in self.sections])
+        """Built on first use, so constructing an orchestrator stays cheap. Glossary sections (lists of
+        names) help routing but make poor answers, so they get an empty document here."""
+        return BM25(["" if _is_glossary(s.text) else f"{s.heading} {s.heading} {s.text}" for s in self.sections])
 
     def model(self) -> FunctionModel:
         return FunctionModel(self.respond, model_name=f"{MODEL_NAME}:{self.card.name}")
@@ -245,6 +246,12 @@ class OfflineSpecialist:
         top = BM25(candidates).top(query, k)
         chosen = sorted(i for i, _ in top) or list(range(k))
         return [candidates[i] for i in chosen]
+
+
+def _is_glossary(text: str) -> bool:
+    """A term index: several items, each typically a list of 15 or more comma-separated names."""
+    counts = sorted(len([c for c in re.split(r"[,;]", item) if c.strip()]) for item in _items(text))
+    return len(counts) >= 4 and counts[len(counts) // 2] >= 15
 
 
 _ITEM_START = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|\|)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -152,6 +153,8 @@ def _command_in(argv: list[str]) -> str | None:
 
 
 def main() -> None:
+    # The CLI owns its terminal output: no first-run banner from pydantic-ai between progress and answer.
+    os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")
     module = COMMAND_OWNERS.get(_command_in(sys.argv[1:]) or "")
     if module is None or "--help" in sys.argv[1:2]:
         _register_all()
