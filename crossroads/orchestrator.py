@@ -32,6 +32,7 @@ from crossroads.providers.resilience import Sleep
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router import Router
 from crossroads.store import TraceStore
+from crossroads.telemetry import build_telemetry
 from crossroads.trace import Trace, ambient, trace_hooks
 
 log = structlog.get_logger("crossroads")
@@ -51,10 +52,12 @@ class Orchestrator:
                  toolbox: Any = None, router: Router | None = None,
                  http_transport: httpx2.AsyncBaseTransport | None = None, retry_sleep: Sleep | None = None,
                  trace_store: TraceStore | bool = False,
-                 model_wrapper: Callable[[Model, str], Model] | None = None) -> None:
+                 model_wrapper: Callable[[Model, str], Model] | None = None,
+                 tracer_provider: Any = None) -> None:
         """`trace_store`: False (the library default) stores nothing; True opens the store at
         `settings.trace_db_path()` (unless that is `off`) and closes it in `aclose`; a `TraceStore`
-        instance is used as given and only flushed in `aclose` (its owner closes it)."""
+        instance is used as given and only flushed in `aclose` (its owner closes it).
+        `tracer_provider`: an OpenTelemetry provider to send spans to (else `settings.otel_endpoint`)."""
         self.settings = settings or load_settings()
         if not structlog.is_configured():  # an embedding app that configured structlog keeps its setup
             configure_logging(self.settings.log_format, self.settings.log_level)
@@ -62,8 +65,11 @@ class Orchestrator:
         self.graph = HandoffGraph.build(self.cards, self.settings.graph)
         # `http_transport` replaces the network for every provider (tests, recording); `retry_sleep` the
         # wait between retries of a failed model request (tests pass one that returns at once).
+        self.telemetry = build_telemetry(self.settings.otel_endpoint, tracer_provider,
+                                         include_content=self.settings.otel_include_content)
         self.models = ModelFactory(self.settings, self.cards, self.graph, http_transport=http_transport,
-                                   sleep=retry_sleep, model_wrapper=model_wrapper)
+                                   sleep=retry_sleep, model_wrapper=model_wrapper,
+                                   extra_capabilities=self.telemetry.capabilities if self.telemetry else None)
         if toolbox is None:
             from crossroads.tools import Toolbox
 
@@ -141,6 +147,8 @@ class Orchestrator:
         if closer is not None:
             await closer()
         await self.models.aclose()
+        if self.telemetry is not None:
+            self.telemetry.shutdown()
         if self.trace_store is not None:
             await (self.trace_store.aclose() if self._owns_store else self.trace_store.aflush())
 
@@ -160,6 +168,17 @@ class Orchestrator:
     # -- the pipeline -----------------------------------------------------------------------------
 
     async def _ask(self, question: str, agent: str | None, trace: Trace) -> AskResult:
+        if self.telemetry is None:
+            return await self._pipeline(question, agent, trace)
+        with self.telemetry.tracer.start_as_current_span("crossroads.ask") as span:
+            span.set_attribute("crossroads.trace_id", trace.trace_id)
+            result = await self._pipeline(question, agent, trace)
+            span.set_attribute("crossroads.route", result.route.agents)
+            span.set_attribute("crossroads.handoff_path", result.handoff_path)
+            span.set_attribute("crossroads.status", result.status)
+            return result
+
+    async def _pipeline(self, question: str, agent: str | None, trace: Trace) -> AskResult:
         t0 = time.perf_counter()
         if agent is not None:
             decision = RouteDecision(targets=[RouteTarget(agent=agent, confidence=1.0, sub_question=question)],

@@ -35,13 +35,15 @@ class LimitsSettings(_Section):
 
 class RouterSettings(_Section):
     mode: Literal["local", "llm", "cascade"] = "cascade"
-    threshold: float = Field(0.30, ge=0, le=1)
-    margin: float = Field(0.25, ge=0, le=1)
+    threshold: float = Field(0.45, ge=0, le=1)
+    margin: float = Field(0.65, ge=0, le=1)
     max_targets: int = Field(3, ge=1)
     cascade_confidence: float = Field(0.55, ge=0, le=1)
     cascade_margin: float = Field(0.08, ge=0, le=1)
     split_confidence: float = Field(0.6, ge=0, le=1)
     """A sentence this confidently another specialist's adds that specialist (multi-part questions)."""
+    off_topic_abstain: float = Field(0.15, ge=0, le=1)
+    """Below `threshold`, abstain only when the off-topic confidence reaches this (0: always abstain)."""
     examples: list[Path] = Field(default_factory=list)
     """Extra labelled example files (JSONL) the local classifier learns from."""
 
@@ -91,6 +93,10 @@ class Settings(BaseSettings):
     """Directories of extra or overriding agent cards."""
     graph: Path | None = None
     trace_db: Literal["off"] | Path | None = None
+    otel_endpoint: str | None = None
+    """OTLP/HTTP collector to export OpenTelemetry spans to (needs the `otel` extra); unset: no export."""
+    otel_include_content: bool = True
+    """Whether exported spans carry prompts, answers and tool arguments (turn off for sensitive data)."""
     """SQLite file of stored traces; default under the user's data dir; `off` stores nothing."""
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"

@@ -35,15 +35,18 @@ class ModelFactory:
 
     def __init__(self, settings: Settings, cards: Mapping[str, AgentCard], graph: HandoffGraph, *,
                  http_transport: httpx2.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
-                 model_wrapper: Callable[[Model, str], Model] | None = None) -> None:
+                 model_wrapper: Callable[[Model, str], Model] | None = None,
+                 extra_capabilities: Callable[[], list[AbstractCapability[Any]]] | None = None) -> None:
         """`http_transport` replaces the network for every provider (tests, recording); `sleep` replaces
         the wait between retries (tests pass one that returns at once); `model_wrapper(model, role)` wraps
-        every model handed out (scenario record/replay)."""
+        every model handed out (scenario record/replay); `extra_capabilities()` adds fresh capabilities to
+        every agent (OpenTelemetry instrumentation)."""
         self.settings = settings
         self.cards = cards
         self.graph = graph
         self.http_transport = http_transport
         self.model_wrapper = model_wrapper
+        self.extra_capabilities = extra_capabilities
         self.policy = RetryPolicy(retries=settings.retries) if sleep is None else \
             RetryPolicy(retries=settings.retries, sleep=sleep)
         self._index: CardIndex | None = None
@@ -80,7 +83,8 @@ class ModelFactory:
 
     def capabilities(self, role: str) -> list[AbstractCapability[Any]]:
         """What every agent of `role` carries: per-request retries, then the fallback chain."""
-        return [ResilientRequests(policy=self.policy, fallbacks=self.fallbacks(role), role=role)]
+        extra = self.extra_capabilities() if self.extra_capabilities else []
+        return [*extra, ResilientRequests(policy=self.policy, fallbacks=self.fallbacks(role), role=role)]
 
     def _model(self, spec_text: str, role: str) -> Model:
         spec = parse_spec(spec_text)

@@ -1,0 +1,64 @@
+"""OpenTelemetry export: spans for the ask, each agent run, model request and tool call."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from crossroads.config import load_settings
+from crossroads.orchestrator import Orchestrator
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_spans_nest_under_one_ask_span(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with Orchestrator(toolbox=fake_toolbox, tracer_provider=provider) as crossroads:
+        result = await crossroads.ask("Is 17*23 = 391?", agent="data-ai")
+    spans = exporter.get_finished_spans()
+    root = next(s for s in spans if s.name == "crossroads.ask")
+    assert root.attributes["crossroads.trace_id"] == result.trace_id
+    assert list(root.attributes["crossroads.route"]) == ["data-ai"]
+    names = [s.name for s in spans]
+    assert any(n.startswith("invoke_agent") and "data-ai" in n for n in names), names
+    tool = next(s for s in spans if s.name.startswith("execute_tool"))
+    assert tool.attributes["gen_ai.tool.name"] == "check_math"
+    assert {s.context.trace_id for s in spans} == {root.context.trace_id}  # one trace for the whole ask
+
+
+async def test_no_spans_without_configuration(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+    async with Orchestrator(toolbox=fake_toolbox) as crossroads:
+        assert crossroads.telemetry is None
+        await crossroads.ask("What is a Python generator?", agent="language")
+
+
+async def test_otlp_endpoint_receives_spans(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+    received: list[tuple[str, str]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"]))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = load_settings(otel_endpoint=f"http://127.0.0.1:{server.server_port}")
+        async with Orchestrator(settings, toolbox=fake_toolbox) as crossroads:
+            await crossroads.ask("What is a Python generator?", agent="language")
+    finally:
+        server.shutdown()
+    assert received and received[0] == ("/v1/traces", "application/x-protobuf")
