@@ -33,11 +33,11 @@ from crossroads.router.evaluate import EvalReport, score  # noqa: E402
 from crossroads.router.examples import PACKAGED_EXAMPLES, Example, load_examples  # noqa: E402
 from crossroads.router.fit import MARGINS, THRESHOLDS, objective  # noqa: E402
 from crossroads.router.local import add_segment_owners, training_docs  # noqa: E402
-from crossroads.router.model import DEFAULT_HYPER, Hyper, fit  # noqa: E402
+from crossroads.router.model import DEFAULT_HYPER, Hyper, LocalModel, fit  # noqa: E402
 from crossroads.router.text import segments  # noqa: E402
 
-Scored = tuple[dict[str, float], list[dict[str, float]]]
-"""A question's confidences and those of each of its sentences (empty for one sentence)."""
+Scored = tuple[dict[str, float], float | None, list[dict[str, float]]]
+"""A question's confidences, its off-topic confidence and each sentence's confidences (none for one)."""
 
 
 def folds(examples: Sequence[Example], k: int, seed: int) -> list[list[int]]:
@@ -68,18 +68,22 @@ def out_of_fold(examples: Sequence[Example], cards: Mapping[str, Any], hyper: Hy
         model = fit(training_docs(cards, train, hyper), sorted(cards), hyper)
         fit_s = max(fit_s, time.perf_counter() - t0)
         for i in held:
-            q = examples[i].question
-            parts = segments(q)
-            scored[i] = (model.confidences(q), [model.confidences(p) for p in parts] if len(parts) > 1 else [])
+            scored[i] = _score(model, examples[i].question)
     return [s for s in scored if s is not None], fit_s
+
+
+def _score(model: LocalModel, question: str) -> Scored:
+    conf, off = model.assess(question)
+    parts = segments(question)
+    return conf, off, [model.confidences(p) for p in parts] if len(parts) > 1 else []
 
 
 def replay(examples: Sequence[Example], scored: Sequence[Scored], rule: Rule, split_confidence: float
            ) -> EvalReport:
     """The `LocalRouter.decide` targets from cached scores."""
     predicted = []
-    for whole, parts in scored:
-        chosen = choose(whole, rule)
+    for whole, off, parts in scored:
+        chosen = choose(whole, rule, off)
         if chosen and parts and len(chosen) < rule.max_targets:
             chosen = add_segment_owners(chosen, parts, rule, split_confidence)
         predicted.append([n for n, _ in chosen])
@@ -92,7 +96,7 @@ def fit_rule(examples: Sequence[Example], scored: Sequence[Scored], base: Router
     for split in (0.5, 0.6, 0.7, 0.8, 1.01):
         for t in THRESHOLDS:
             for m in MARGINS:
-                rep = replay(examples, scored, Rule(t, m, base.max_targets), split)
+                rep = replay(examples, scored, Rule(t, m, base.max_targets, base.off_topic_abstain), split)
                 if rep.abstain_recall < min_abstain_recall:
                     continue
                 if best is None or objective(rep) > best[0] + 1e-9:
@@ -129,6 +133,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--margin", type=float)
     parser.add_argument("--split-confidence", type=float)
+    parser.add_argument("--off-topic-abstain", type=float)
     parser.add_argument("--fit-rule", action="store_true", help="grid-search threshold, margin, split_confidence")
     parser.add_argument("--cards-only", action="store_true",
                         help="fit on the cards alone and route every example (what the cards' text knows)")
@@ -141,21 +146,21 @@ def main() -> None:
     examples = load_examples(args.data, cards)
     hyper = dataclasses.replace(DEFAULT_HYPER, **_parse_set(args.set))
     overrides = {k: v for k, v in (("threshold", args.threshold), ("margin", args.margin),
-                                   ("split_confidence", args.split_confidence)) if v is not None}
+                                   ("split_confidence", args.split_confidence),
+                                   ("off_topic_abstain", args.off_topic_abstain)) if v is not None}
     settings = RouterSettings(**overrides)
     if args.cards_only:
         args.folds = 1
         t0 = time.perf_counter()
         model = fit(training_docs(cards, [], hyper), sorted(cards), hyper)
         fit_s = time.perf_counter() - t0
-        scored = [(model.confidences(ex.question),
-                   [model.confidences(p) for p in segments(ex.question)] if len(segments(ex.question)) > 1 else [])
-                  for ex in examples]
+        scored = [_score(model, ex.question) for ex in examples]
     else:
         scored, fit_s = out_of_fold(examples, cards, hyper, args.folds, args.seed)
-    rule = Rule(settings.threshold, settings.margin, settings.max_targets)
+    rule = Rule(settings.threshold, settings.margin, settings.max_targets, settings.off_topic_abstain)
     rep = replay(examples, scored, rule, settings.split_confidence)
-    result: dict[str, Any] = {"cv": rep.headline(), "rule": [rule.threshold, rule.margin, settings.split_confidence],
+    result: dict[str, Any] = {"cv": rep.headline(),
+                              "rule": [rule.threshold, rule.margin, settings.split_confidence, rule.off_topic],
                               "fold_fit_s": round(fit_s, 3)}
     fitted = None
     if args.fit_rule:
@@ -169,7 +174,7 @@ def main() -> None:
     print(f"{kind} on {args.data.name} ({len(examples)} questions, seed {args.seed}); "
           f"slowest fold fit {fit_s:.2f} s; {hyper}")
     print(f"{'':28} {'primary':>8} {'exact':>7} {'microF1':>8} {'macroF1':>8} {'abstP':>6} {'abstR':>6}")
-    print(line(f"rule t={rule.threshold} m={rule.margin} s={settings.split_confidence}", rep))
+    print(line(f"rule t={rule.threshold} m={rule.margin} s={settings.split_confidence} o={rule.off_topic}", rep))
     if fitted is not None:
         t, m, s = result["fitted_rule"]
         print(line(f"fitted t={t} m={m} s={s}", fitted))

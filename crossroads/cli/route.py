@@ -137,10 +137,11 @@ def _fit(file: Path, config: Path | None, cards_dirs: list[Path] | None, write: 
     examples = load_examples(file, known_agents=cards)
     if not examples:
         raise InputError(f"{file}: no examples")
-    scores = [router.local.scores(ex.question) for ex in examples]
+    assessed = [router.local.model.assess(ex.question) for ex in examples]
     s = settings.router
-    result = fit_rule(examples, scores, Rule(s.threshold, s.margin, s.max_targets),
-                      min_abstain_recall=min_abstain_recall)
+    result = fit_rule(examples, [conf for conf, _ in assessed],
+                      Rule(s.threshold, s.margin, s.max_targets, s.off_topic_abstain),
+                      min_abstain_recall=min_abstain_recall, off_topic=[off for _, off in assessed])
     target = Path(config) if config else default_config_file()
     if as_json:
         out.print_json(json.dumps({

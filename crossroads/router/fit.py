@@ -33,8 +33,9 @@ def objective(report: EvalReport) -> float:
     return report.micro_f1 + report.primary_accuracy
 
 
-def _report(gold: list[list[str]], scores: Sequence[Mapping[str, float]], rule: Rule) -> EvalReport:
-    return score(gold, [[n for n, _ in choose(s, rule)] for s in scores])
+def _report(gold: list[list[str]], scores: Sequence[Mapping[str, float]], rule: Rule,
+            off_topic: Sequence[float | None]) -> EvalReport:
+    return score(gold, [[n for n, _ in choose(s, rule, o)] for s, o in zip(scores, off_topic, strict=True)])
 
 
 def fit_rule(
@@ -43,8 +44,12 @@ def fit_rule(
     current: Rule,
     *,
     min_abstain_recall: float = 0.8,
+    off_topic: Sequence[float | None] | None = None,
 ) -> FitResult:
     """Grid-search threshold and margin; abstain recall must stay >= `min_abstain_recall`.
+
+    `off_topic` holds each question's off-topic confidence for the rule's off-topic gate (kept as
+    `current.off_topic`); without it, every question below the threshold abstains.
 
     The constraint applies only when the file has off-topic questions. Ties go to the pair closest
     to the current one, so refitting on the same data is stable; the current pair is kept when it
@@ -53,12 +58,13 @@ def fit_rule(
     """
     gold = [list(ex.labels) for ex in examples]
     has_off_topic = any(not g for g in gold)
-    before = _report(gold, scores, current)
+    offs = list(off_topic) if off_topic is not None else [None] * len(scores)
+    before = _report(gold, scores, current, offs)
     best: tuple[float, float, Rule, EvalReport] | None = None
     for t in THRESHOLDS:
         for m in MARGINS:
-            rule = Rule(threshold=t, margin=m, max_targets=current.max_targets)
-            rep = _report(gold, scores, rule)
+            rule = Rule(threshold=t, margin=m, max_targets=current.max_targets, off_topic=current.off_topic)
+            rep = _report(gold, scores, rule, offs)
             if has_off_topic and rep.abstain_recall < min_abstain_recall:
                 continue
             key = (round(objective(rep), 9), -abs(t - current.threshold) - abs(m - current.margin))

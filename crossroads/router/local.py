@@ -114,7 +114,8 @@ class LocalRouter:
     @property
     def rule(self) -> Rule:
         s = self.settings
-        return Rule(threshold=s.threshold, margin=s.margin, max_targets=s.max_targets)
+        return Rule(threshold=s.threshold, margin=s.margin, max_targets=s.max_targets,
+                    off_topic=s.off_topic_abstain)
 
     def scores(self, question: str) -> dict[str, float]:
         return self.model.confidences(question)
@@ -122,8 +123,8 @@ class LocalRouter:
     def decide(self, question: str, rule: Rule | None = None) -> RouteDecision:
         t0 = time.perf_counter()
         rule = rule or self.rule
-        scores = self.scores(question)
-        chosen = choose(scores, rule)
+        scores, off_topic = self.model.assess(question)
+        chosen = choose(scores, rule, off_topic)
         if chosen and len(chosen) < rule.max_targets:
             parts = segments(question)
             if len(parts) > 1:
@@ -133,10 +134,13 @@ class LocalRouter:
         targets = [RouteTarget(agent=n, confidence=round(s, 4), sub_question=subs.get(n, question))
                    for n, s in chosen]
         best = max(scores.values(), default=0.0)
+        off = f", off-topic {off_topic:.2f}" if off_topic is not None else ""
         if targets:
             reason = f"local classifier: {', '.join(f'{t.agent} {t.confidence:.2f}' for t in targets)}"
+            if best < rule.threshold:
+                reason += f" (below the threshold {rule.threshold:.2f}, but not off-topic{off})"
         else:
-            reason = f"no specialist reaches the threshold {self.rule.threshold:.2f} (best {best:.2f})"
+            reason = f"no specialist reaches the threshold {rule.threshold:.2f} (best {best:.2f}{off})"
         return RouteDecision(
             targets=targets,
             abstain=not targets,
