@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crossroads.agents.cards import load_cards  # noqa: E402
-from crossroads.config import RouterSettings  # noqa: E402
+from crossroads.config import RouterSettings, load_settings  # noqa: E402
 from crossroads.result import RouteDecision, RouteTarget  # noqa: E402
 from crossroads.router import KeywordRouter, build_local, evaluate, load_examples  # noqa: E402
 from crossroads.router.examples import PACKAGED_EXAMPLES  # noqa: E402
@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cards = load_cards()
-    settings = RouterSettings()
+    settings = load_settings().router  # exactly what ships: packaged defaults (and any user config)
     examples = load_examples(args.data, cards)
     t0 = time.perf_counter()
     local = build_local(cards, settings, cache_dir=None)

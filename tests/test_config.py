@@ -54,3 +54,14 @@ def test_bad_env_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CROSSROADS_TIMEOUT", "soon")
     with pytest.raises(ConfigError, match="timeout"):
         load_settings()
+
+
+def test_packaged_defaults_file_agrees_with_the_models() -> None:
+    """defaults.toml is what ships; the models' own defaults (used by code that builds them directly,
+    e.g. benchmarks) must not drift from it."""
+    from crossroads.config import LimitsSettings, RouterSettings, SandboxSettings
+
+    s = load_settings()
+    assert s.router == RouterSettings()
+    assert s.limits == LimitsSettings()
+    assert s.sandbox == SandboxSettings()
