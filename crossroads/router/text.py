@@ -18,6 +18,11 @@ _CODE_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 # Sentence ends, line breaks and list bullets; code blocks are masked before splitting.
 _SEGMENT_END = re.compile(r"(?<=[.?!;:])\s+(?=[A-Z0-9`\"'(])|\n\s*\n|\n\s*(?:[-*•]|\d+[.)])\s+|(?<=\?)\s+")
 
+# A sentence that asks two things ("deploy it on Kubernetes, and which metrics do I monitor?") is two
+# segments: each may belong to a different specialist.
+_CLAUSE = re.compile(r",\s+(?:and|but|also|plus)\s+(?=\w+\s+\w+\s+\w+)|;\s+|\s+and\s+(?=(?:which|what|how|where|when|"
+                     r"why|who|should|do|does|can|is|are)\s)", re.I)
+
 STOP = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
     between both but by can could did do does doing don done down during each either else etc even ever
@@ -90,6 +95,7 @@ def segments(text: str) -> list[str]:
         return f"\x00{len(blocks) - 1}\x00"
 
     masked = _CODE_FENCE.sub(mask, text)
-    parts = [p.strip() for p in _SEGMENT_END.split(masked) if p and p.strip()]
+    parts = [c.strip() for p in _SEGMENT_END.split(masked) if p and p.strip()
+             for c in _CLAUSE.split(p) if c and c.strip()]
     restore = re.compile(r"\x00(\d+)\x00")
     return [restore.sub(lambda m: blocks[int(m.group(1))], p) for p in parts] or [text.strip()]
