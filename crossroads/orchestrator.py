@@ -76,6 +76,9 @@ class Orchestrator:
             toolbox = Toolbox(self.settings.sandbox)
         self.toolbox = toolbox
         self.router: Router = router or self._build_router()
+        local = getattr(self.router, "local", None)
+        if local is not None and hasattr(local, "scores"):  # offline specialists judge handoffs with it
+            self.models.lean_scorer = local.scores
         self.team = Team(self.cards, self.graph, self.models, self.toolbox,
                          max_hops=self.settings.limits.max_hops)
         self._runner: asyncio.Runner | None = None

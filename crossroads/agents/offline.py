@@ -50,9 +50,10 @@ _TRAIL = re.compile(r"(?:,?\s*(?:right|correct|true|isn't it|no)\s*)?[?.!]*\s*$"
 
 
 Scorer = Callable[[str], Mapping[str, float]]
-LEAN_MIN, LEAN_RATIO = 2.0, 1.5
-"""A clause leans on a neighbour when that neighbour scores at least this much, and this many times the
-specialist's own score (BM25 units of `CardIndex`; a calibrated router rescales them, see providers)."""
+"""Confidence in [0, 1] of every specialist for a piece of text (the router's classifier when there is one)."""
+LEAN_MIN, LEAN_GAP = 0.55, 0.2
+"""A clause leans on a neighbour when the neighbour's confidence for it reaches LEAN_MIN and beats the
+specialist's own by LEAN_GAP."""
 _CLAUSE = re.compile(r",\s+(?:and|but|then|also|plus)\s+|;\s+|\s+and\s+(?=(?:which|what|how|where|when|why|"
                      r"who|should|do|does|can|is|are)\b)", re.I)
 
@@ -138,7 +139,10 @@ def _is_math_word(word: str) -> bool:
 
 
 class CardIndex:
-    """BM25 over every card's text: which specialist's domain a piece of text leans on."""
+    """BM25 over every card's text, squashed to [0, 1): the lean scorer when no classifier is at hand."""
+
+    HALF = 2.5
+    """The BM25 score that maps to 0.5."""
 
     def __init__(self, cards: Mapping[str, AgentCard]) -> None:
         self.names = sorted(cards)
@@ -156,7 +160,7 @@ class CardIndex:
         return BM25(docs)
 
     def __call__(self, text: str) -> dict[str, float]:
-        return dict(zip(self.names, self.bm25.scores(text), strict=True))
+        return {n: s / (s + self.HALF) for n, s in zip(self.names, self.bm25.scores(text), strict=True)}
 
 
 class OfflineSpecialist:
@@ -215,7 +219,7 @@ class OfflineSpecialist:
             scores = self.scorer(sentence)
             best = max(scores, key=lambda n: scores[n])
             own = scores.get(self.card.name, 0.0)
-            if best in self.neighbours and best not in covered and scores[best] >= max(LEAN_MIN, LEAN_RATIO * own):
+            if best in self.neighbours and best not in covered and scores[best] >= max(LEAN_MIN, own + LEAN_GAP):
                 parts.setdefault(best, []).append(sentence)
         return {name: " ".join(texts) for name, texts in sorted(parts.items())[:2]}
 

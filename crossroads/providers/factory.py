@@ -17,7 +17,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models import Model
 
 from crossroads.agents.cards import AgentCard
-from crossroads.agents.offline import CardIndex, OfflineSpecialist, offline_synthesizer
+from crossroads.agents.offline import CardIndex, OfflineSpecialist, Scorer, offline_synthesizer
 from crossroads.config import Settings
 from crossroads.errors import ConfigError
 from crossroads.graph import HandoffGraph
@@ -49,7 +49,9 @@ class ModelFactory:
         self.extra_capabilities = extra_capabilities
         self.policy = RetryPolicy(retries=settings.retries) if sleep is None else \
             RetryPolicy(retries=settings.retries, sleep=sleep)
-        self._index: CardIndex | None = None
+        self.lean_scorer: Scorer | None = None
+        """How the offline specialists judge which neighbour a clause belongs to; the orchestrator sets
+        the router's classifier here, else BM25 over the cards is used."""
         self._cache: dict[str, Model] = {}
         self._client: httpx2.AsyncClient | None = None
 
@@ -106,9 +108,9 @@ class ModelFactory:
             return OfflineRouterModel(self.cards, self.settings.router.max_targets).model()
         if role not in self.cards:
             raise ConfigError(f"no offline model for role '{role}'")
-        if self._index is None:
-            self._index = CardIndex(self.cards)
-        return OfflineSpecialist(self.cards[role], self._index, self.graph.neighbours(role)).model()
+        if self.lean_scorer is None:
+            self.lean_scorer = CardIndex(self.cards)
+        return OfflineSpecialist(self.cards[role], self.lean_scorer, self.graph.neighbours(role)).model()
 
     # -- remote providers ---------------------------------------------------------------------------
 
