@@ -128,20 +128,19 @@ def _break_cloud_card(cards: Path) -> None:
 
 @pytest.mark.anyio
 async def test_breaking_the_cloud_card_fails_its_scenarios_readably(tmp_path: Path) -> None:
-    keyword = "cloud-k8s-autoscaling or edge-data-to-cloud"
-    intact = await _run([SCENARIOS / "specialists.yaml", SCENARIOS / "handoffs.yaml"], keyword)
-    assert [o.status for o in intact.outcomes] == ["passed", "passed"]
+    # The handoff scenarios do not depend on the card text: offline specialists judge handoffs with the
+    # router's classifier, which also learns from the labelled examples (the graph-edge test covers them).
+    keyword = "cloud-k8s-autoscaling"
+    intact = await _run([SCENARIOS / "specialists.yaml"], keyword)
+    assert [o.status for o in intact.outcomes] == ["passed"]
 
     _break_cloud_card(tmp_path / "cards")
-    broken = await _run([SCENARIOS / "specialists.yaml", SCENARIOS / "handoffs.yaml"], keyword,
-                        overrides={"cards": [str(tmp_path / "cards")]})
+    broken = await _run([SCENARIOS / "specialists.yaml"], keyword, overrides={"cards": [str(tmp_path / "cards")]})
     by_id = {o.id: o for o in broken.outcomes}
     assert by_id["cloud-k8s-autoscaling"].status == "failed"
     message = by_id["cloud-k8s-autoscaling"].message
     assert "icontains-all: expected answer containing (any case) all of [\"autoscal\", \"keda\"]; actual " in message
     assert "regex: expected answer matching regex 'Sources: .*Kubernetes'; actual '**Cloud & Infrastructure" in message
-    assert by_id["edge-data-to-cloud"].status == "failed"
-    assert 'handoff-path: expected {"path": ["router", "data-ai", "cloud-infra"]' in by_id["edge-data-to-cloud"].message
 
 
 @pytest.mark.anyio
