@@ -18,9 +18,9 @@ from pydantic_ai.usage import RequestUsage
 from crossroads.agents.cards import AgentCard
 from crossroads.agents.offline import CardIndex, clauses
 
-MIN_SCORE = 1.0
-"""Below this BM25 score nothing in any card matches: the question is out of scope."""
-KEEP_RATIO = 0.6
+MIN_SCORE = 0.3
+"""Below this card match (BM25 squashed to [0, 1) by `CardIndex`) nothing matches: out of scope."""
+KEEP_RATIO = 0.8
 """A further specialist is chosen when it scores at least this share of the best one."""
 
 
