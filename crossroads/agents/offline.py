@@ -307,7 +307,10 @@ def describe_tool_return(ret: ToolReturnPart) -> str:
         verdict = {True: "verified: true", False: "verified: false", None: "undecided"}[content.get("verified")]
         detail = content.get("counterexample") or content.get("difference") or content.get("error") or ""
         assumptions = ", ".join(content.get("assumptions") or [])
-        extra = f" Assumptions: {assumptions}." if assumptions else ""
+        if content.get("conditional"):
+            extra = f" It holds only when {assumptions}."
+        else:
+            extra = f" Assumptions: {assumptions}." if assumptions else ""
         more = f" ({json.dumps(detail) if isinstance(detail, dict) else detail})" if detail else ""
         return f"Checked the claim `{content.get('claim')}` ({content.get('kind')}): {verdict}{more}.{extra}"
     if ret.tool_name == "run_sql":

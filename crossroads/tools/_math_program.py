@@ -297,8 +297,8 @@ def decide_equal(lhs: Any, rhs: Any, kind: str, op: str = "=", rhs_text: str = "
             "no counterexample at the sample points; sympy could not simplify lhs - rhs to 0 in time")
         out = base | {"verified": True, "assumptions": describe(syms, domain),
                       "method": "symbolic" if proved else "numeric", "explanation": f"holds {where}: {how}"}
-        if failed:
-            out |= {"counterexample": failed["cex"], "conditional": True,
+        if failed:  # false as stated; say where it does hold
+            out |= {"verified": False, "counterexample": failed["cex"], "conditional": True,
                     "explanation": f"false in general ({_cex_text(failed)}); holds {where}: {how}"}
         return out
     if failed:

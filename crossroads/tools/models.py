@@ -43,7 +43,8 @@ class MathResult(BaseModel):
     difference: str | None = None
     """The simplified lhs - rhs, or the numeric difference, when the claim is false."""
     conditional: bool = False
-    """True when the claim is false in general (see `counterexample`) but holds under `assumptions`."""
+    """With `verified: false`: the claim is false as stated (see `counterexample`) but holds under
+    `assumptions` (e.g. log(a*b) = log(a) + log(b) for a > 0, b > 0)."""
     method: Literal["exact", "symbolic", "numeric"] | None = None
     """How it was decided: exact arithmetic, sympy simplification, or fixed-point numeric checks only."""
     explanation: str = ""
