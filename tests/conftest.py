@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crossroads.tools.models import MathResult, PythonResult, SqlResult
+from crossroads.tools.toolbox import Toolbox
 
 PACKAGED_PROMPTS = Path(__file__).resolve().parent.parent / "crossroads" / "prompts"
 
@@ -36,9 +37,23 @@ class FakeToolbox:
         self.closed = True
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="module")
+async def toolbox() -> AsyncIterator[Toolbox]:
+    """A real sandbox toolbox, warm, shared by a test module; skips where no safe tier exists."""
+    box = Toolbox()
+    await box.start()
+    if box.tier == "unavailable":
+        pytest.skip(f"sandbox tier unavailable here: {box.unavailable_reason}")
+    await box.wait_warm(60)
+    try:
+        yield box
+    finally:
+        await box.aclose()
 
 
 @pytest.fixture(autouse=True)

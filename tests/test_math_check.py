@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,11 +11,6 @@ from crossroads.tools.models import MathResult
 from crossroads.tools.toolbox import Toolbox
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def test_cli_math_prints_the_verdict_as_json() -> None:
@@ -40,19 +34,6 @@ def test_cli_math_prints_the_verdict_as_json() -> None:
     data = json.loads(result.stdout)
     assert data["verified"] is False and data["difference"] == "-1" and data["tier"] == "bwrap"
     assert blank.exit_code == 2
-
-
-@pytest.fixture(scope="module")
-async def toolbox() -> AsyncIterator[Toolbox]:
-    box = Toolbox()
-    await box.start()
-    if box.tier == "unavailable":
-        pytest.skip(f"sandbox tier unavailable here: {box.unavailable_reason}")
-    await box.wait_warm(60)
-    try:
-        yield box
-    finally:
-        await box.aclose()
 
 
 async def check(toolbox: Toolbox, claim: str) -> MathResult:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from crossroads.errors import InputError
@@ -19,11 +17,6 @@ PEOPLE = {
         {"name": "cy", "age": 40, "score": 7},
     ]
 }
-
-
-@pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 # The CLI tests come first: the CLI starts its own toolbox, so none of this module's may be alive yet.
@@ -62,19 +55,6 @@ def test_cli_sql_bad_input_exits_2(cli, tmp_path) -> None:  # type: ignore[no-un
     bad.write_text("{not json")
     assert cli("tool", "sql", "select 1", "--tables", str(bad)).exit_code == 2
     assert cli("tool", "sql", input="   ").exit_code == 2
-
-
-@pytest.fixture(scope="module")
-async def toolbox() -> AsyncIterator[Toolbox]:
-    box = Toolbox()
-    await box.start()
-    if box.tier == "unavailable":
-        pytest.skip(f"sandbox tier unavailable here: {box.unavailable_reason}")
-    await box.wait_warm(60)
-    try:
-        yield box
-    finally:
-        await box.aclose()
 
 
 async def test_inline_tables_with_inferred_types(toolbox: Toolbox) -> None:
