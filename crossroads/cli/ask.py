@@ -59,6 +59,7 @@ def ask(
 def render(result: AskResult) -> None:
     """The answer on stdout, then a compact trace (route, handoffs, tools, usage)."""
     from rich.markdown import Markdown
+    from rich.markup import escape
     from rich.tree import Tree
 
     if out.is_terminal:
@@ -68,20 +69,20 @@ def render(result: AskResult) -> None:
     route = result.route
     tree = Tree(f"[bold]trace[/] {result.trace_id} ({result.duration_ms:.0f} ms)")
     if route.abstain:
-        tree.add(f"route ({route.stage}): abstained: {route.reason}")
+        tree.add(f"route ({route.stage}): abstained: {escape(route.reason)}")
     else:
         node = tree.add(f"route ({route.stage}): " + ", ".join(f"{t.agent} {t.confidence:.2f}" for t in route.targets))
         for t in route.targets:
             if t.sub_question != result.question:
-                node.add(f"{t.agent}: {t.sub_question[:100]}")
+                node.add(f"{t.agent}: {escape(t.sub_question[:100])}")
     for branch in result.specialists:
-        state = f" [red]{branch.error}[/]" if branch.error else ""
+        state = f" [red]{escape(branch.error)}[/]" if branch.error else ""
         tree.add("path: " + " -> ".join(branch.path) + state)
     for h in result.handoffs:
-        state = "" if h.accepted else f" [red]refused: {h.note}[/]"
+        state = "" if h.accepted else f" [red]refused: {escape(h.note)}[/]"
         tree.add(f"handoff {h.source} -> {h.target} (hop {h.hop}){state}")
     for call in result.tool_calls:
-        summary = _tool_summary(call.result)
+        summary = escape(_tool_summary(call.result))
         tree.add(f"tool {call.agent}.{call.name} {call.duration_ms:.0f} ms: {summary}")
     u = result.usage
     tree.add(f"model requests: {u.requests}, tokens in/out: {u.input_tokens}/{u.output_tokens}")

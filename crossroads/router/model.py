@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crossroads.router.neighbours import NeighbourIndex
-from crossroads.router.text import features
+from crossroads.router.text import features, has_code
 
 MODEL_VERSION = 5
 OFF_TOPIC = "(off-topic)"
@@ -129,19 +129,23 @@ class LocalModel:
         """Specialist confidences (linear model blended with the nearest examples' votes) and the
         off-topic class's own confidence (None when no off-topic examples were given)."""
         counts = Counter(features(text))
-        conf, off = self.calibrated(self.raw_vector(self.weigh(counts)))
+        conf, off = self.calibrated(self.raw_vector(self.weigh(counts)), has_code(text))
         if self.neighbours is not None and self.knn_weight:
             votes = self.neighbours.votes(counts, len(self.classes), self.knn_k)
             conf = self.neighbours.blend(conf, self.classes, votes, self.knn_weight)
         return conf, off
 
-    def calibrated(self, raw: Sequence[float]) -> tuple[dict[str, float], float | None]:
-        """Specialist confidences from raw scores, discounted by the off-topic confidence (also returned)."""
+    def calibrated(self, raw: Sequence[float], technical: bool = False) -> tuple[dict[str, float], float | None]:
+        """Specialist confidences from raw scores, discounted by the off-topic confidence (also returned).
+
+        `technical`: the text carries a fenced code block, which off-topic questions do not; the
+        off-topic class then neither discounts nor gates (0), however unfamiliar the words are."""
         cal = self.calibration or [(1.0, 0.0)] * len(self.classes)
         conf = {c: _sigmoid(a * r + b) for c, r, (a, b) in zip(self.classes, raw, cal, strict=True)}
         if OFF_TOPIC not in conf:
             return conf, None
-        off = conf.pop(OFF_TOPIC)
+        off = 0.0 if technical else conf.pop(OFF_TOPIC)
+        conf.pop(OFF_TOPIC, None)
         k, power = self.off_override, self.off_power
         if not k:
             keep = (1.0 - off) ** power

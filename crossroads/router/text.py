@@ -86,6 +86,11 @@ def features(text: str) -> list[str]:
     return tokens(text)
 
 
+def has_code(text: str) -> bool:
+    """Whether the text holds a fenced code block."""
+    return "```" in text and _CODE_FENCE.search(text) is not None
+
+
 def segments(text: str) -> list[str]:
     """Sentences and list items of a question, with fenced code kept whole inside its segment."""
     blocks: list[str] = []
