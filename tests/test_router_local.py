@@ -141,3 +141,11 @@ def test_local_routing_is_fast(router: LocalRouter) -> None:
     for _ in range(200):
         router.decide(question)
     assert (time.perf_counter() - t0) / 200 < 0.005  # generous: the bench measures the real p50
+
+
+def test_a_question_with_code_is_not_gated_as_off_topic(router: LocalRouter) -> None:
+    prose = "What does this print, and why?"
+    code = prose + '\n```\nzork = frob(42)\nprint(zork)\n```'
+    assert router.decide(code).targets  # a fenced block marks a technical question, even in unknown words
+    scores, off = router.model.assess(code)
+    assert off == 0.0 and max(scores.values()) > 0
