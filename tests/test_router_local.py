@@ -149,3 +149,14 @@ def test_a_question_with_code_is_not_gated_as_off_topic(router: LocalRouter) -> 
     assert router.decide(code).targets  # a fenced block marks a technical question, even in unknown words
     scores, off = router.model.assess(code)
     assert off == 0.0 and max(scores.values()) > 0
+
+
+def test_shipped_model_matches_the_packaged_cards_and_examples() -> None:
+    """A fresh install loads the shipped fit instead of fitting at first use; it must not go stale."""
+    from crossroads.agents.cards import load_cards
+    from crossroads.router.examples import example_files
+    from crossroads.router.local import PACKAGED_FITTED, model_key
+
+    shipped = sorted(PACKAGED_FITTED.glob("model-*.json"))
+    expected = PACKAGED_FITTED / f"model-{model_key(load_cards(), example_files([]))}.json"
+    assert shipped == [expected], "the shipped router model is stale: run `crossroads route build`"

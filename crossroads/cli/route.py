@@ -35,6 +35,7 @@ HELP = """Route a question, or evaluate / fit the router on a labelled JSONL fil
   crossroads route - < question.txt                   read the question from stdin
   crossroads route eval FILE.jsonl [--json]            metrics on a labelled file
   crossroads route fit FILE.jsonl [--write]            fit router.threshold and router.margin
+  crossroads route build                               refit the shipped model (packaged cards/examples)
 
 Lines of FILE.jsonl: {"question": "...", "labels": ["data-ai", ...]} (an empty list means off-topic).
 `fit` prints the TOML to put in your config file; with --write it updates the user config file
@@ -173,7 +174,7 @@ def register(app: typer.Typer) -> None:
     @app.command("route", help=HELP)
     @guarded
     def route(
-        args: Annotated[list[str], typer.Argument(help="QUESTION, or: eval FILE, or: fit FILE.",
+        args: Annotated[list[str], typer.Argument(help="QUESTION, or: eval FILE, or: fit FILE, or: build.",
                                                   show_default=False)],
         as_json: JsonOpt = False,
         cards: CardsOpt = None,
@@ -186,6 +187,11 @@ def register(app: typer.Typer) -> None:
             "--min-abstain-recall", min=0, max=1, help="fit: abstain recall the fitted values must keep.")]
         = 0.8,
     ) -> None:
+        if args == ["build"]:
+            from crossroads.router.cascade import build_packaged_model
+
+            err.print(f"wrote {build_packaged_model()}")
+            return
         if args and args[0] in ("eval", "fit") and len(args) >= 2:
             if len(args) > 2:
                 raise InputError(f"route {args[0]} takes one FILE, got {len(args) - 1} arguments")

@@ -18,7 +18,7 @@ from crossroads.result import RouteDecision
 from crossroads.router.base import Router
 from crossroads.router.decision import top_two
 from crossroads.router.examples import example_files
-from crossroads.router.local import LocalRouter, default_cache_dir, load_or_fit
+from crossroads.router.local import PACKAGED_FITTED, LocalRouter, default_cache_dir, load_or_fit, model_key, write_model
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
@@ -145,3 +145,19 @@ def build_router(
         factory = llm_model_factory
         return CascadeRouter(local, None, settings, llm_factory=lambda: make_llm(factory()))
     return CascadeRouter(local, None, settings)
+
+
+def build_packaged_model() -> Path:
+    """Fit the model for the packaged cards and examples and ship it in `PACKAGED_FITTED` (replacing the
+    previous one): run after changing a packaged card or the packaged examples."""
+    from crossroads.agents.cards import load_cards
+    from crossroads.router.examples import example_files, load_many
+    from crossroads.router.local import training_docs
+    from crossroads.router.model import DEFAULT_HYPER, fit
+
+    cards = load_cards()
+    files = example_files([])
+    model = fit(training_docs(cards, load_many(files), DEFAULT_HYPER), sorted(cards), DEFAULT_HYPER)
+    path = PACKAGED_FITTED / f"model-{model_key(cards, files)}.json"
+    write_model(path, model, keep=1)
+    return path

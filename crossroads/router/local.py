@@ -64,17 +64,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("CROSSROADS_CACHE_DIR") or user_cache_path("crossroads")) / "router"
 
 
-def load_or_fit(
-    cards: Mapping[str, AgentCard],
-    example_files: Sequence[Path],
-    *,
-    hyper: Hyper = DEFAULT_HYPER,
-    cache_dir: Path | None = None,
-) -> LocalModel:
-    """The fitted model for these inputs, from the cache when its key matches, else fitted and cached.
+PACKAGED_FITTED = Path(__file__).resolve().parent / "fitted"
+"""The model fitted on the packaged cards and examples, shipped so a fresh install never fits at first
+use; `crossroads route build` rebuilds it (a test fails when it is stale)."""
+CACHE_KEEP = 8
+"""Fitted models kept in the user cache (the newest); older ones are removed when a new one is written."""
 
-    The key hashes the example files' bytes, so a cache hit never parses them.
-    """
+
+def model_key(cards: Mapping[str, AgentCard], example_files: Sequence[Path], hyper: Hyper = DEFAULT_HYPER) -> str:
+    """A hash of everything a fit depends on; the example files' bytes, so computing it never parses them."""
     key = hashlib.sha256()
     key.update(f"v{MODEL_VERSION}|{hyper!r}".encode())
     for name in sorted(cards):
@@ -84,24 +82,46 @@ def load_or_fit(
         try:
             key.update(file.read_bytes())
         except OSError:
-            key.update(str(file).encode())  # load_many below reports the unreadable file
-    path = cache_dir / f"model-{key.hexdigest()[:24]}.json" if cache_dir else None
-    if path is not None and path.is_file():
-        try:
-            return LocalModel.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a corrupt cache entry is refitted below
+            key.update(str(file).encode())  # load_many reports the unreadable file when fitting
+    return key.hexdigest()[:24]
+
+
+def load_or_fit(
+    cards: Mapping[str, AgentCard],
+    example_files: Sequence[Path],
+    *,
+    hyper: Hyper = DEFAULT_HYPER,
+    cache_dir: Path | None = None,
+) -> LocalModel:
+    """The fitted model for these inputs: the shipped one or the cached one when the key matches,
+    else fitted now and cached."""
+    name = f"model-{model_key(cards, example_files, hyper)}.json"
+    for path in (PACKAGED_FITTED / name, *([cache_dir / name] if cache_dir else [])):
+        if path.is_file():
+            try:
+                return LocalModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # a corrupt entry is refitted below
     examples = load_many(example_files)
     model = fit(training_docs(cards, examples, hyper), sorted(cards), hyper)
-    if path is not None:
+    if cache_dir is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(model.to_json(), separators=(",", ":")), encoding="utf-8")
-            tmp.replace(path)
+            write_model(cache_dir / name, model, keep=CACHE_KEEP)
         except OSError:
             pass  # a read-only cache only costs the refit next time
     return model
+
+
+def write_model(path: Path, model: LocalModel, *, keep: int) -> None:
+    """Write atomically, then keep only the `keep` newest fitted models in that directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(model.to_json(), separators=(",", ":")), encoding="utf-8")
+    tmp.replace(path)
+    others = sorted((p for p in path.parent.glob("model-*.json") if p != path),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in others[max(0, keep - 1):]:
+        stale.unlink(missing_ok=True)
 
 
 class LocalRouter:
