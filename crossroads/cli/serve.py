@@ -38,7 +38,7 @@ def serve(
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
     trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file, or 'off'.")] = None,
 ) -> None:
-    """Serve the HTTP API (native + OpenAI-compatible) with MCP at /mcp. Needs `crossroads[serve]`."""
+    """Serve the HTTP API (native + OpenAI-compatible) with MCP at /mcp (needs the `serve` extra)."""
     from crossroads.errors import ConfigError
 
     try:
