@@ -78,6 +78,9 @@ def test_malformed_json_is_422_and_schema_errors_400(service: tuple[str, Orchest
                      headers={**_auth(), "Content-Type": "application/json"})
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_json" and set(bad.json()["error"]) == ERROR_KEYS
+    undecodable = httpx.post(f"{service[0]}/v1/ask", content=b'\xff\xfe{"question": "hi"}',
+                             headers={**_auth(), "Content-Type": "application/json"})
+    assert undecodable.status_code == 422 and undecodable.json()["error"]["code"] == "invalid_json"
     missing = httpx.post(f"{service[0]}/v1/chat/completions", json={"model": "crossroads"}, headers=_auth())
     assert missing.status_code == 400
     assert missing.json()["error"]["param"] == "messages" and missing.json()["error"]["type"] == "invalid_request_error"

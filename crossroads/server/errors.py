@@ -82,6 +82,10 @@ def from_crossroads_error(exc: CrossroadsError) -> ApiError:
     return ApiError(500, message, type="server_error", code="internal_error", extra=extra, headers=headers)
 
 
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+"""FastAPI's HTTPException detail when a body cannot even be decoded (json_invalid covers the rest)."""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -107,6 +111,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:  # e.g. bytes that are not UTF-8
+            return error_response(422, "the request body is not valid JSON (it could not be decoded)",
+                                  code="invalid_json")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, str(exc.detail), code=code, headers=dict(exc.headers or {}))
 
