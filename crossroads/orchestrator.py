@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,7 @@ class Orchestrator:
         with structlog.contextvars.bound_contextvars(trace_id=trace.trace_id):
             return await self._ask(question, agent, trace)
 
-    def stream(self, question: str, *, agent: str | None = None) -> AsyncIterator[StreamEvent]:
+    def stream(self, question: str, *, agent: str | None = None) -> AsyncGenerator[StreamEvent, None]:
         """The events of one ask as they happen (`crossroads.events`), ending with `done` or `error`.
 
         ```python

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -42,7 +42,7 @@ def text_deltas(text: str, size: int = 24) -> list[str]:
 
 
 async def stream_ask(orchestrator: Orchestrator, question: str, agent: str | None = None
-                     ) -> AsyncIterator[StreamEvent]:
+                     ) -> AsyncGenerator[StreamEvent, None]:
     """Yield the events of one ask; see `Orchestrator.stream`."""
     question = orchestrator.check_question(question)
     if agent is not None and agent not in orchestrator.cards:

@@ -41,7 +41,7 @@ async def ask(req: AskRequest, request: Request) -> JSONResponse:
 async def ask_stream(req: AskRequest, request: Request) -> StreamingResponse:
     """Answer as server-sent events (`event: <type>`, `data: <event JSON>`), the same events as
     `Orchestrator.stream()`: route, tool calls, handoffs, model requests, text deltas, then done or error."""
-    iterator = aiter(_orchestrator(request).stream(req.question, agent=req.agent))
+    iterator = _orchestrator(request).stream(req.question, agent=req.agent)
     first = await anext(iterator)  # unusable input raises here, before the response starts
 
     async def sse() -> AsyncIterator[str]:
