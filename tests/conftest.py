@@ -77,3 +77,12 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
 @pytest.fixture
 def fake_toolbox() -> FakeToolbox:
     return FakeToolbox()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
+    """A real HTTP service on a free loopback port (offline model, fake toolbox): (base URL, orchestrator)."""
+    from server_support import running_service, server_settings
+
+    with running_service(server_settings(tmp_path_factory.mktemp("srv")), FakeToolbox()) as pair:
+        yield pair

@@ -15,14 +15,6 @@ from crossroads.orchestrator import Orchestrator
 QUESTION = "How do I profile a slow Python loop and speed it up?"
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Orchestrator]]:
-    from conftest import FakeToolbox
-
-    with running_service(server_settings(tmp_path_factory.mktemp("srv")), FakeToolbox()) as pair:
-        yield pair
-
-
 @pytest.fixture
 def http(service: tuple[str, Orchestrator]) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service[0], headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30) as client:

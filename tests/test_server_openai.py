@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import pytest
-from server_support import API_KEY, running_service, server_settings
+from server_support import API_KEY
 
 from crossroads.orchestrator import Orchestrator
 
 QUESTION = "How do I profile a slow Python loop and speed it up?"
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Orchestrator]]:
-    from conftest import FakeToolbox
-
-    with running_service(server_settings(tmp_path_factory.mktemp("srv")), FakeToolbox()) as pair:
-        yield pair
 
 
 @pytest.fixture
