@@ -107,6 +107,13 @@ class Orchestrator:
                              " (limits.max_question_chars)")
         return question.strip()
 
+    def check_request(self, question: str, agent: str | None) -> str:
+        """`check_question`, and an `agent` that bypasses routing must be one of the specialists."""
+        question = self.check_question(question)
+        if agent is not None and agent not in self.cards:
+            raise InputError(f"unknown agent '{agent}'; known: {', '.join(sorted(self.cards))}")
+        return question
+
     async def route(self, question: str) -> RouteDecision:
         return await self.router.route(self.check_question(question))
 
@@ -116,9 +123,7 @@ class Orchestrator:
         Raises `InputError` for unusable input, `LimitExceeded` when a per-ask limit is hit and
         `RunError` subclasses for other failures; run errors carry the partial result as `.partial`.
         """
-        question = self.check_question(question)
-        if agent is not None and agent not in self.cards:
-            raise InputError(f"unknown agent '{agent}'; known: {', '.join(sorted(self.cards))}")
+        question = self.check_request(question, agent)
         trace = Trace(trace_id=uuid.uuid4().hex)
         with structlog.contextvars.bound_contextvars(trace_id=trace.trace_id):
             return await self._ask(question, agent, trace)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from crossroads.errors import InputError, LimitExceeded, RunError
+from crossroads.errors import LimitExceeded, RunError
 from crossroads.events import Done, ErrorEvent, StreamEvent, TextDelta, from_trace
 from crossroads.trace import Trace
 
@@ -44,9 +44,7 @@ def text_deltas(text: str, size: int = 24) -> list[str]:
 async def stream_ask(orchestrator: Orchestrator, question: str, agent: str | None = None
                      ) -> AsyncGenerator[StreamEvent, None]:
     """Yield the events of one ask; see `Orchestrator.stream`."""
-    question = orchestrator.check_question(question)
-    if agent is not None and agent not in orchestrator.cards:
-        raise InputError(f"unknown agent '{agent}'; known: {', '.join(sorted(orchestrator.cards))}")
+    question = orchestrator.check_request(question, agent)
     trace = Trace(trace_id=uuid.uuid4().hex)
     queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
 
