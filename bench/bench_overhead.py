@@ -63,8 +63,10 @@ class NoRouter:
 
 
 def instant(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-    return ModelResponse(parts=[TextPart("Use a HorizontalPodAutoscaler on GPU utilisation.")],
-                         usage=RequestUsage(input_tokens=1000, output_tokens=12))
+    return ModelResponse(
+        parts=[TextPart("Use a HorizontalPodAutoscaler on GPU utilisation.")],
+        usage=RequestUsage(input_tokens=1000, output_tokens=12),
+    )
 
 
 async def overhead(n: int) -> tuple[float, float, float]:
@@ -104,8 +106,11 @@ async def overhead(n: int) -> tuple[float, float, float]:
                 await fn()
             timings[name].append((time.perf_counter() - t0) / (n // 5))
     await crossroads.aclose()
-    return (statistics.median(timings["orchestrator"]), statistics.median(timings["bare+tools"]),
-            statistics.median(timings["bare"]))
+    return (
+        statistics.median(timings["orchestrator"]),
+        statistics.median(timings["bare+tools"]),
+        statistics.median(timings["bare"]),
+    )
 
 
 async def concurrency(asks: int, limit: int, latency: float) -> tuple[float, float, float]:
@@ -113,17 +118,30 @@ async def concurrency(asks: int, limit: int, latency: float) -> tuple[float, flo
 
     async def slow_provider(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(latency)
-        return httpx.Response(200, json={
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1735689600, "model": "llama3.2",
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                         "message": {"role": "assistant", "content": "Use a HorizontalPodAutoscaler."}}],
-            "usage": {"prompt_tokens": 1000, "completion_tokens": 8, "total_tokens": 1008}})
+        return httpx.Response(
+            200,
+            json={
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 1735689600,
+                "model": "llama3.2",
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                        "message": {"role": "assistant", "content": "Use a HorizontalPodAutoscaler."},
+                    }
+                ],
+                "usage": {"prompt_tokens": 1000, "completion_tokens": 8, "total_tokens": 1008},
+            },
+        )
 
     router.post("http://127.0.0.1:11434/v1/chat/completions").mock(side_effect=slow_provider)
-    settings = load_settings(trace_db="off", model="openai-compatible:llama3.2",
-                             base_url="http://127.0.0.1:11434/v1")
-    crossroads = Orchestrator(settings, toolbox=NullToolbox(), router=NoRouter(),
-                              http_transport=RespxHttpx2Transport(router))
+    settings = load_settings(trace_db="off", model="openai-compatible:llama3.2", base_url="http://127.0.0.1:11434/v1")
+    crossroads = Orchestrator(
+        settings, toolbox=NullToolbox(), router=NoRouter(), http_transport=RespxHttpx2Transport(router)
+    )
     gate = asyncio.Semaphore(limit)
 
     async def one() -> None:
@@ -134,8 +152,12 @@ async def concurrency(asks: int, limit: int, latency: float) -> tuple[float, flo
     # Baseline: a bare pydantic-ai Agent on the same provider model, instructions and tools, no orchestrator.
     card = crossroads.cards[AGENT]
     tools = [Tool(TOOLS[t], takes_ctx=True) for t in card.tools] + [Tool(handoff, takes_ctx=True)]
-    bare = Agent(crossroads.models.specialist(AGENT), deps_type=object, tools=tools,
-                 instructions=specialist_instructions(card, crossroads.graph.neighbours(AGENT)))
+    bare = Agent(
+        crossroads.models.specialist(AGENT),
+        deps_type=object,
+        tools=tools,
+        instructions=specialist_instructions(card, crossroads.graph.neighbours(AGENT)),
+    )
     prompt = specialist_prompt(QUESTION, QUESTION)
 
     async def one_bare() -> None:
@@ -171,8 +193,10 @@ def main() -> None:
     total, baseline, ideal = asyncio.run(concurrency(args.asks, args.concurrency, args.latency))
     print(f"concurrency: {args.asks} asks, {args.concurrency} at a time, provider latency {args.latency * 1000:.0f} ms")
     print(f"  crossroads          {total:.3f} s = {total / ideal:.2f}x the {ideal:.3f} s ideal (target <= 1.5x)")
-    print(f"  bare Agent, same    {baseline:.3f} s = {baseline / ideal:.2f}x ideal; crossroads / bare = "
-          f"{total / baseline:.2f}")
+    print(
+        f"  bare Agent, same    {baseline:.3f} s = {baseline / ideal:.2f}x ideal; crossroads / bare = "
+        f"{total / baseline:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,10 @@ class SklearnRouter:
         train = load_examples(PACKAGED_EXAMPLES, cards)
         self.binarizer = MultiLabelBinarizer(classes=sorted(cards))
         y = self.binarizer.fit_transform([ex.labels for ex in train])
-        features = make_union(TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)),
-                              TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(3, 5)))
+        features = make_union(
+            TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2)),
+            TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(3, 5)),
+        )
         self.model = make_pipeline(features, OneVsRestClassifier(LogisticRegression(C=10, max_iter=1000)))
         self.model.fit([ex.question for ex in train], y)
         self.threshold = threshold
@@ -54,8 +56,11 @@ class SklearnRouter:
         probs = self.model.predict_proba([question])[0]
         ranked = sorted(zip(self.binarizer.classes_, probs, strict=True), key=lambda kv: -kv[1])
         chosen = [(n, p) for n, p in ranked if p >= self.threshold][:3]
-        return RouteDecision(targets=[RouteTarget(agent=n, confidence=float(p), sub_question=question)
-                                      for n, p in chosen], abstain=not chosen, stage="sklearn")
+        return RouteDecision(
+            targets=[RouteTarget(agent=n, confidence=float(p), sub_question=question) for n, p in chosen],
+            abstain=not chosen,
+            stage="sklearn",
+        )
 
 
 def process_p50(argv: list[str], runs: int, env: dict[str, str]) -> float:
@@ -104,30 +109,45 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "XDG_CACHE_HOME": tmp}
-        exe = [sys.executable, "-m", "crossroads.cli"] if not Path(sys.executable).with_name("crossroads").exists() \
+        exe = (
+            [sys.executable, "-m", "crossroads.cli"]
+            if not Path(sys.executable).with_name("crossroads").exists()
             else [str(Path(sys.executable).with_name("crossroads"))]
+        )
         question = "How do I autoscale pods on EKS with KEDA?"
         subprocess.run([*exe, "route", question], check=True, capture_output=True, env=env, cwd=ROOT)  # warm cache
         route_p50 = process_p50([*exe, "route", question], args.runs, env)
         import_p50 = process_p50([sys.executable, "-c", "import crossroads"], args.runs, env)
 
-    summary = {"routers": rows, "local_fit_s": fit_s, "decide_p50_ms": decide_p50,
-               "route_process_p50_s": route_p50, "import_crossroads_p50_s": import_p50, "n": len(examples)}
+    summary = {
+        "routers": rows,
+        "local_fit_s": fit_s,
+        "decide_p50_ms": decide_p50,
+        "route_process_p50_s": route_p50,
+        "import_crossroads_p50_s": import_p50,
+        "n": len(examples),
+    }
     if args.json:
         print(json.dumps(summary, indent=2))
         return
     print(f"{args.data} ({len(examples)} questions; local router fitted in {fit_s:.2f} s without cache)\n")
-    head = f"{'router':26} {'primary':>8} {'exact':>7} {'microF1':>8} {'macroF1':>8} {'abstP':>6} {'abstR':>6}" \
-           f" {'p50 ms':>8}"
+    head = (
+        f"{'router':26} {'primary':>8} {'exact':>7} {'microF1':>8} {'macroF1':>8} {'abstP':>6} {'abstR':>6}"
+        f" {'p50 ms':>8}"
+    )
     print(head)
     print("-" * len(head))
     for name, r in rows.items():
-        print(f"{name:26} {r['primary_accuracy']:8.3f} {r['exact_set_accuracy']:7.3f} {r['micro_f1']:8.3f} "
-              f"{r['macro_f1']:8.3f} {r['abstain_precision']:6.3f} {r['abstain_recall']:6.3f} "
-              f"{r['latency_p50_ms']:8.3f}")
+        print(
+            f"{name:26} {r['primary_accuracy']:8.3f} {r['exact_set_accuracy']:7.3f} {r['micro_f1']:8.3f} "
+            f"{r['macro_f1']:8.3f} {r['abstain_precision']:6.3f} {r['abstain_recall']:6.3f} "
+            f"{r['latency_p50_ms']:8.3f}"
+        )
     print(f"\nlocal decide() p50 in-process: {decide_p50:.3f} ms (target <= 0.5 ms)")
-    print(f"`crossroads route \"...\"` process p50: {route_p50:.3f} s (target <= 0.35 s); "
-          f"`python -c 'import crossroads'` p50: {import_p50:.3f} s")
+    print(
+        f'`crossroads route "..."` process p50: {route_p50:.3f} s (target <= 0.35 s); '
+        f"`python -c 'import crossroads'` p50: {import_p50:.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""Cost of the sandbox: `print(1+1)` through `run_python` (pooled and cold) against a plain
-`/usr/bin/python3 -c` subprocess in the same run, plus a pooled sympy check.
+"""Cost of the sandbox, measured against a plain subprocess in the same run.
+
+`print(1+1)` through `run_python` (pooled and cold) against a plain `/usr/bin/python3 -c` subprocess,
+plus a pooled sympy check.
 
     sudo /work/venv/bin/python bench/bench_sandbox.py [-n 30]
 

@@ -44,14 +44,35 @@ def _free_port() -> int:
 
 
 def _start(port: int, key: str, db: Path, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CROSSROADS_API_KEYS": key, "CROSSROADS_TRACE_DB": str(db),
-           "CROSSROADS_SERVER__RATE_LIMIT_PER_MINUTE": "0", "CROSSROADS_SERVER__MAX_CONCURRENT_PER_KEY": "0",
-           "CROSSROADS_CONFIG": str(ROOT / "crossroads/config/defaults.toml")}
+    env = {
+        **os.environ,
+        "CROSSROADS_API_KEYS": key,
+        "CROSSROADS_TRACE_DB": str(db),
+        "CROSSROADS_SERVER__RATE_LIMIT_PER_MINUTE": "0",
+        "CROSSROADS_SERVER__MAX_CONCURRENT_PER_KEY": "0",
+        "CROSSROADS_CONFIG": str(ROOT / "crossroads/config/defaults.toml"),
+    }
     with log.open("wb") as fh:
         return subprocess.Popen(
-            [sys.executable, "-c", "from crossroads.cli import main; main()", "--log-level", "warning",
-             "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT)
+            [
+                sys.executable,
+                "-c",
+                "from crossroads.cli import main; main()",
+                "--log-level",
+                "warning",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
 
 
 def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
@@ -68,24 +89,29 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, timeout: fl
     raise SystemExit("the server did not become ready")
 
 
-async def _load(base: str, key: str, n: int, concurrency: int, stream: bool, time_limit: float
-                ) -> tuple[list[float], list[str], int, float]:
+async def _load(
+    base: str, key: str, n: int, concurrency: int, stream: bool, time_limit: float
+) -> tuple[list[float], list[str], int, float]:
     latencies: list[float] = []
     errors: list[str] = []
     trace_ids: set[str] = set()
     next_index = 0
     t_end = time.monotonic() + time_limit
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60,
-                                 limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60, limits=limits
+    ) as client:
 
         async def worker() -> None:
             nonlocal next_index
             while next_index < n and time.monotonic() < t_end:
                 i = next_index
                 next_index += 1
-                body = {"model": "crossroads", "stream": stream,
-                        "messages": [{"role": "user", "content": f"{QUESTIONS[i % len(QUESTIONS)]} (#{i})"}]}
+                body = {
+                    "model": "crossroads",
+                    "stream": stream,
+                    "messages": [{"role": "user", "content": f"{QUESTIONS[i % len(QUESTIONS)]} (#{i})"}],
+                }
                 t0 = time.perf_counter()
                 try:
                     response = await client.post("/v1/chat/completions", json=body)
@@ -129,7 +155,8 @@ def main() -> None:
         try:
             _wait_ready(base, proc, log)
             latencies, errors, distinct, elapsed = asyncio.run(
-                _load(base, key, n, concurrency, args.stream, args.time_limit))
+                _load(base, key, n, concurrency, args.stream, args.time_limit)
+            )
         finally:
             proc.send_signal(signal.SIGINT)  # graceful: the lifespan closes the orchestrator, flushing traces
             try:
@@ -143,8 +170,10 @@ def main() -> None:
     done = len(latencies)
     ordered = sorted(latencies) or [0.0]
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    print(f"requests {done + len(errors)} of {n} at concurrency {concurrency}, workers {args.workers},"
-          f" {'streaming' if args.stream else 'non-streaming'}, offline model, loopback")
+    print(
+        f"requests {done + len(errors)} of {n} at concurrency {concurrency}, workers {args.workers},"
+        f" {'streaming' if args.stream else 'non-streaming'}, offline model, loopback"
+    )
     print(f"throughput {done / elapsed:.1f} req/s over {elapsed:.1f} s")
     print(f"latency p50 {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms")
     print(f"errors {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))

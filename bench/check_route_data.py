@@ -78,8 +78,11 @@ def check(root: Path) -> list[str]:
     for name in MINIMUMS:
         print(f"{name:24}" + "".join(f"{c[name]:>18}" for c in per_file.values()) + f"{total[name]:>8}")
     lines = sum(total[c] for c in (*SPECIALISTS, "multi", "off-topic"))
-    print(f"{'lines':24}" + "".join(f"{sum(c[k] for k in (*SPECIALISTS, 'multi', 'off-topic')):>18}"
-                                    for c in per_file.values()) + f"{lines:>8}")
+    print(
+        f"{'lines':24}"
+        + "".join(f"{sum(c[k] for k in (*SPECIALISTS, 'multi', 'off-topic')):>18}" for c in per_file.values())
+        + f"{lines:>8}"
+    )
     shown = sorted(("+".join(sorted(pair)), n) for pair, n in pairs.items())
     print("pairs: " + ", ".join(f"{name}={n}" for name, n in shown))
     return problems

@@ -57,8 +57,9 @@ def folds(examples: Sequence[Example], k: int, seed: int) -> list[list[int]]:
     return out
 
 
-def out_of_fold(examples: Sequence[Example], cards: Mapping[str, Any], hyper: Hyper, k: int, seed: int
-                ) -> tuple[list[Scored], float]:
+def out_of_fold(
+    examples: Sequence[Example], cards: Mapping[str, Any], hyper: Hyper, k: int, seed: int
+) -> tuple[list[Scored], float]:
     scored: list[Scored | None] = [None] * len(examples)
     fit_s = 0.0
     for held in folds(examples, k, seed):
@@ -78,8 +79,7 @@ def _score(model: LocalModel, question: str) -> Scored:
     return conf, off, [model.confidences(p) for p in parts] if len(parts) > 1 else []
 
 
-def replay(examples: Sequence[Example], scored: Sequence[Scored], rule: Rule, split_confidence: float
-           ) -> EvalReport:
+def replay(examples: Sequence[Example], scored: Sequence[Scored], rule: Rule, split_confidence: float) -> EvalReport:
     """The `LocalRouter.decide` targets from cached scores."""
     predicted = []
     for whole, off, parts in scored:
@@ -90,8 +90,9 @@ def replay(examples: Sequence[Example], scored: Sequence[Scored], rule: Rule, sp
     return score([list(ex.labels) for ex in examples], predicted)
 
 
-def fit_rule(examples: Sequence[Example], scored: Sequence[Scored], base: RouterSettings,
-             min_abstain_recall: float = 0.8) -> tuple[RouterSettings, EvalReport]:
+def fit_rule(
+    examples: Sequence[Example], scored: Sequence[Scored], base: RouterSettings, min_abstain_recall: float = 0.8
+) -> tuple[RouterSettings, EvalReport]:
     best: tuple[float, RouterSettings, EvalReport] | None = None
     for split in (0.5, 0.6, 0.7, 0.8, 1.01):
         for t in THRESHOLDS:
@@ -119,8 +120,10 @@ def _parse_set(items: Sequence[str]) -> dict[str, Any]:
 
 
 def line(name: str, rep: EvalReport) -> str:
-    return (f"{name:28} {rep.primary_accuracy:8.3f} {rep.exact_set_accuracy:7.3f} {rep.micro_f1:8.3f} "
-            f"{rep.macro_f1:8.3f} {rep.abstain_precision:6.3f} {rep.abstain_recall:6.3f}")
+    return (
+        f"{name:28} {rep.primary_accuracy:8.3f} {rep.exact_set_accuracy:7.3f} {rep.micro_f1:8.3f} "
+        f"{rep.macro_f1:8.3f} {rep.abstain_precision:6.3f} {rep.abstain_recall:6.3f}"
+    )
 
 
 def main() -> None:
@@ -128,26 +131,46 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=PACKAGED_EXAMPLES)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override a training knob of crossroads.router.model.Hyper")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a training knob of crossroads.router.model.Hyper",
+    )
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--margin", type=float)
     parser.add_argument("--split-confidence", type=float)
     parser.add_argument("--off-topic-abstain", type=float)
     parser.add_argument("--fit-rule", action="store_true", help="grid-search threshold, margin, split_confidence")
-    parser.add_argument("--cards-only", action="store_true",
-                        help="fit on the cards alone and route every example (what the cards' text knows)")
-    parser.add_argument("--cards", type=Path, action="append", default=[],
-                        help="a cards directory whose cards replace the packaged ones of the same name")
+    parser.add_argument(
+        "--cards-only",
+        action="store_true",
+        help="fit on the cards alone and route every example (what the cards' text knows)",
+    )
+    parser.add_argument(
+        "--cards",
+        type=Path,
+        action="append",
+        default=[],
+        help="a cards directory whose cards replace the packaged ones of the same name",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     cards = load_cards(args.cards)
     examples = load_examples(args.data, cards)
     hyper = dataclasses.replace(DEFAULT_HYPER, **_parse_set(args.set))
-    overrides = {k: v for k, v in (("threshold", args.threshold), ("margin", args.margin),
-                                   ("split_confidence", args.split_confidence),
-                                   ("off_topic_abstain", args.off_topic_abstain)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (
+            ("threshold", args.threshold),
+            ("margin", args.margin),
+            ("split_confidence", args.split_confidence),
+            ("off_topic_abstain", args.off_topic_abstain),
+        )
+        if v is not None
+    }
     settings = RouterSettings(**overrides)
     if args.cards_only:
         args.folds = 1
@@ -159,9 +182,11 @@ def main() -> None:
         scored, fit_s = out_of_fold(examples, cards, hyper, args.folds, args.seed)
     rule = Rule(settings.threshold, settings.margin, settings.max_targets, settings.off_topic_abstain)
     rep = replay(examples, scored, rule, settings.split_confidence)
-    result: dict[str, Any] = {"cv": rep.headline(),
-                              "rule": [rule.threshold, rule.margin, settings.split_confidence, rule.off_topic],
-                              "fold_fit_s": round(fit_s, 3)}
+    result: dict[str, Any] = {
+        "cv": rep.headline(),
+        "rule": [rule.threshold, rule.margin, settings.split_confidence, rule.off_topic],
+        "fold_fit_s": round(fit_s, 3),
+    }
     fitted = None
     if args.fit_rule:
         fitted_settings, fitted = fit_rule(examples, scored, settings)
@@ -171,8 +196,10 @@ def main() -> None:
         print(json.dumps(result))
         return
     kind = "cards only" if args.cards_only else f"{args.folds}-fold CV"
-    print(f"{kind} on {args.data.name} ({len(examples)} questions, seed {args.seed}); "
-          f"slowest fold fit {fit_s:.2f} s; {hyper}")
+    print(
+        f"{kind} on {args.data.name} ({len(examples)} questions, seed {args.seed}); "
+        f"slowest fold fit {fit_s:.2f} s; {hyper}"
+    )
     print(f"{'':28} {'primary':>8} {'exact':>7} {'microF1':>8} {'macroF1':>8} {'abstP':>6} {'abstR':>6}")
     print(line(f"rule t={rule.threshold} m={rule.margin} s={settings.split_confidence} o={rule.off_topic}", rep))
     if fitted is not None:

@@ -1,15 +1,15 @@
 """Every error crossroads raises, rooted in one class so callers can catch it at any level.
 
-    CrossroadsError
-    ├── ConfigError            a developer or configuration mistake: exit code 2, HTTP 4xx
-    │   ├── CardError          an agent card that does not parse (names the file and the field)
-    │   ├── GraphError         a handoff graph that does not validate
-    │   └── InputError         a question or other input that cannot be processed
-    └── RunError               a failure while answering: exit code 1
-        ├── LimitExceeded      a per-ask limit (requests, tokens, wall time, hops) was hit
-        ├── HandoffError       a handoff that the graph does not allow
-        ├── ProviderError      a model provider failed after retries and fallbacks
-        └── ToolUnavailable    code execution is unavailable (no safe sandbox tier)
+CrossroadsError
+├── ConfigError            a developer or configuration mistake: exit code 2, HTTP 4xx
+│   ├── CardError          an agent card that does not parse (names the file and the field)
+│   ├── GraphError         a handoff graph that does not validate
+│   └── InputError         a question or other input that cannot be processed
+└── RunError               a failure while answering: exit code 1
+├── LimitExceeded      a per-ask limit (requests, tokens, wall time, hops) was hit
+├── HandoffError       a handoff that the graph does not allow
+├── ProviderError      a model provider failed after retries and fallbacks
+└── ToolUnavailable    code execution is unavailable (no safe sandbox tier)
 """
 
 from __future__ import annotations

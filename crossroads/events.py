@@ -70,6 +70,8 @@ class ModelRequested(_Event):
 
 
 class SpecialistFinished(_Event):
+    """A routed specialist finished its part (handoffs included)."""
+
     type: Literal["specialist_finished"] = "specialist_finished"
     agent: str
 
@@ -96,8 +98,11 @@ class Done(_Event):
 
 
 class ErrorEvent(_Event):
-    """The ask failed. `kind` is the error class (`LimitExceeded`, `ProviderError`, ...), `limit` names
-    the limit for `LimitExceeded`, `partial` is the trace gathered before the failure."""
+    """The ask failed.
+
+    `kind` is the error class (`LimitExceeded`, `ProviderError`, ...), `limit` names the limit for `LimitExceeded`,
+    `partial` is the trace gathered before the failure.
+    """
 
     type: Literal["error"] = "error"
     kind: str
@@ -107,24 +112,40 @@ class ErrorEvent(_Event):
 
 
 StreamEvent = Annotated[
-    RouteDecided | SpecialistStarted | ToolCalled | ToolReturned | HandoffMade | ModelRequested
-    | SpecialistFinished | SynthesisStarted | TextDelta | Done | ErrorEvent,
+    RouteDecided
+    | SpecialistStarted
+    | ToolCalled
+    | ToolReturned
+    | HandoffMade
+    | ModelRequested
+    | SpecialistFinished
+    | SynthesisStarted
+    | TextDelta
+    | Done
+    | ErrorEvent,
     Field(discriminator="type"),
 ]
 StreamEventAdapter: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
 
 
 def from_trace(kind: str, payload: Any, trace_id: str) -> StreamEvent | None:
-    """The stream event for one `Trace.emit(kind, payload)`; None for kinds the stream does not expose
-    (`done` is sent by the stream itself, after the answer's text deltas)."""
+    """The stream event for one `Trace.emit(kind, payload)`.
+
+    None for kinds the stream does not expose (`done` is sent by the stream itself, after the answer's
+    text deltas).
+    """
     match kind:
         case "route":
             return RouteDecided(trace_id=trace_id, decision=payload)
         case "specialist_started":
             return SpecialistStarted(trace_id=trace_id, agent=payload["agent"], question=payload["question"])
         case "tool_called":
-            return ToolCalled(trace_id=trace_id, agent=payload["agent"], name=payload["name"],
-                              arguments=dict(payload.get("arguments") or {}))
+            return ToolCalled(
+                trace_id=trace_id,
+                agent=payload["agent"],
+                name=payload["name"],
+                arguments=dict(payload.get("arguments") or {}),
+            )
         case "tool_returned":
             return ToolReturned(trace_id=trace_id, record=payload)
         case "handoff":

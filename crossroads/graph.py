@@ -24,6 +24,8 @@ ROUTER = "router"
 
 @dataclass(frozen=True)
 class Edge:
+    """One declared handoff edge, with where it was declared."""
+
     source: str
     target: str
     reason: str
@@ -57,18 +59,18 @@ class HandoffGraph:
         g: nx.DiGraph[str] = nx.DiGraph()
         g.add_node(ROUTER, kind="router")
         for name, card in self.cards.items():
-            g.add_node(name, kind="specialist", description=card.description,
-                       capabilities=list(card.capabilities))
+            g.add_node(name, kind="specialist", description=card.description, capabilities=list(card.capabilities))
             g.add_edge(ROUTER, name, reason="routing", origin="router")
         for edge in edges:
             for end in (edge.source, edge.target):
                 if end != ROUTER and end not in self.cards:
                     raise GraphError(
                         f"edge {edge.source} -> {edge.target} names unknown agent '{end}'"
-                        f" (known: {', '.join(sorted(self.cards))})", path=edge.origin)
+                        f" (known: {', '.join(sorted(self.cards))})",
+                        path=edge.origin,
+                    )
             if edge.target == ROUTER:
-                raise GraphError(f"edge {edge.source} -> router: nothing may hand back to the router",
-                                 path=edge.origin)
+                raise GraphError(f"edge {edge.source} -> router: nothing may hand back to the router", path=edge.origin)
             if edge.source == edge.target:
                 raise GraphError(f"self-loop on '{edge.source}'", path=edge.origin)
             g.add_edge(edge.source, edge.target, reason=edge.reason, origin=edge.origin)

@@ -48,16 +48,26 @@ class Orchestrator:
     ```
     """
 
-    def __init__(self, settings: Settings | None = None, *, cards_dirs: Sequence[Path | str] = (),
-                 toolbox: Any = None, router: Router | None = None,
-                 http_transport: httpx2.AsyncBaseTransport | None = None, retry_sleep: Sleep | None = None,
-                 trace_store: TraceStore | bool = False,
-                 model_wrapper: Callable[[Model, str], Model] | None = None,
-                 tracer_provider: Any = None) -> None:
-        """`trace_store`: False (the library default) stores nothing; True opens the store at
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        cards_dirs: Sequence[Path | str] = (),
+        toolbox: Any = None,
+        router: Router | None = None,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        retry_sleep: Sleep | None = None,
+        trace_store: TraceStore | bool = False,
+        model_wrapper: Callable[[Model, str], Model] | None = None,
+        tracer_provider: Any = None,
+    ) -> None:
+        """Load cards and graph and build the team.
+
+        `trace_store`: False (the library default) stores nothing; True opens the store at
         `settings.trace_db_path()` (unless that is `off`) and closes it in `aclose`; a `TraceStore`
         instance is used as given and only flushed in `aclose` (its owner closes it).
-        `tracer_provider`: an OpenTelemetry provider to send spans to (else `settings.otel_endpoint`)."""
+        `tracer_provider`: an OpenTelemetry provider to send spans to (else `settings.otel_endpoint`).
+        """
         self.settings = settings or load_settings()
         if not structlog.is_configured():  # an embedding app that configured structlog keeps its setup
             configure_logging(self.settings.log_format, self.settings.log_level)
@@ -65,11 +75,18 @@ class Orchestrator:
         self.graph = HandoffGraph.build(self.cards, self.settings.graph)
         # `http_transport` replaces the network for every provider (tests, recording); `retry_sleep` the
         # wait between retries of a failed model request (tests pass one that returns at once).
-        self.telemetry = build_telemetry(self.settings.otel_endpoint, tracer_provider,
-                                         include_content=self.settings.otel_include_content)
-        self.models = ModelFactory(self.settings, self.cards, self.graph, http_transport=http_transport,
-                                   sleep=retry_sleep, model_wrapper=model_wrapper,
-                                   extra_capabilities=self.telemetry.capabilities if self.telemetry else None)
+        self.telemetry = build_telemetry(
+            self.settings.otel_endpoint, tracer_provider, include_content=self.settings.otel_include_content
+        )
+        self.models = ModelFactory(
+            self.settings,
+            self.cards,
+            self.graph,
+            http_transport=http_transport,
+            sleep=retry_sleep,
+            model_wrapper=model_wrapper,
+            extra_capabilities=self.telemetry.capabilities if self.telemetry else None,
+        )
         if toolbox is None:
             from crossroads.tools import Toolbox
 
@@ -79,8 +96,7 @@ class Orchestrator:
         local = getattr(self.router, "local", None)
         if local is not None and hasattr(local, "scores"):  # offline specialists judge handoffs with it
             self.models.lean_scorer = local.scores
-        self.team = Team(self.cards, self.graph, self.models, self.toolbox,
-                         max_hops=self.settings.limits.max_hops)
+        self.team = Team(self.cards, self.graph, self.models, self.toolbox, max_hops=self.settings.limits.max_hops)
         self._runner: asyncio.Runner | None = None
         self._owns_store = trace_store is True
         self.trace_store: TraceStore | None = None
@@ -92,8 +108,12 @@ class Orchestrator:
     def _build_router(self) -> Router:
         from crossroads.router import build_router
 
-        return build_router(self.cards, self.settings.router, self.models.router(),
-                            llm_capabilities=[*self.models.capabilities("router"), trace_hooks()])
+        return build_router(
+            self.cards,
+            self.settings.router,
+            self.models.router(),
+            llm_capabilities=[*self.models.capabilities("router"), trace_hooks()],
+        )
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -103,8 +123,9 @@ class Orchestrator:
             raise InputError("the question is empty")
         limit = self.settings.limits.max_question_chars
         if len(question) > limit:
-            raise InputError(f"the question is {len(question)} characters long; the limit is {limit}"
-                             " (limits.max_question_chars)")
+            raise InputError(
+                f"the question is {len(question)} characters long; the limit is {limit} (limits.max_question_chars)"
+            )
         return question.strip()
 
     def check_request(self, question: str, agent: str | None) -> str:
@@ -189,8 +210,11 @@ class Orchestrator:
     async def _pipeline(self, question: str, agent: str | None, trace: Trace) -> AskResult:
         t0 = time.perf_counter()
         if agent is not None:
-            decision = RouteDecision(targets=[RouteTarget(agent=agent, confidence=1.0, sub_question=question)],
-                                     stage="fixed", reason="agent chosen by the caller")
+            decision = RouteDecision(
+                targets=[RouteTarget(agent=agent, confidence=1.0, sub_question=question)],
+                stage="fixed",
+                reason="agent chosen by the caller",
+            )
         else:
             with ambient("router", trace):  # the LLM router's requests and failed attempts join the trace
                 decision = await self.router.route(question)
@@ -203,8 +227,9 @@ class Orchestrator:
             return self._finish(result, trace, [], t0)
 
         usage = RunUsage()
-        limits = UsageLimits(request_limit=self.settings.limits.max_requests,
-                             total_tokens_limit=self.settings.limits.max_tokens)
+        limits = UsageLimits(
+            request_limit=self.settings.limits.max_requests, total_tokens_limit=self.settings.limits.max_tokens
+        )
         names = [t.agent for t in decision.targets]
         claimed = set(names)  # shared: no two branches bring in the same neighbour
         branches = [new_branch(t.agent, trace, self.team, question, names, claimed) for t in decision.targets]
@@ -212,30 +237,45 @@ class Orchestrator:
         try:
             async with asyncio.timeout(self.settings.timeout):
                 outcomes = await asyncio.gather(
-                    *(self._run_branch(t, deps, usage, limits) for t, deps in zip(decision.targets, branches,
-                                                                                     strict=True)),
-                    return_exceptions=True)
+                    *(
+                        self._run_branch(t, deps, usage, limits)
+                        for t, deps in zip(decision.targets, branches, strict=True)
+                    ),
+                    return_exceptions=True,
+                )
                 for target, deps, outcome in zip(decision.targets, branches, outcomes, strict=True):
                     if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
                         raise outcome
                     if isinstance(outcome, LimitExceeded | UsageLimitExceeded):
                         raise outcome
-                    answers.append(SpecialistAnswer(
-                        agent=target.agent, question=target.sub_question, path=list(deps.visited),
-                        answer="" if isinstance(outcome, Exception) else outcome,
-                        error=_describe(outcome) if isinstance(outcome, Exception) else None))
+                    answers.append(
+                        SpecialistAnswer(
+                            agent=target.agent,
+                            question=target.sub_question,
+                            path=list(deps.visited),
+                            answer="" if isinstance(outcome, Exception) else outcome,
+                            error=_describe(outcome) if isinstance(outcome, Exception) else None,
+                        )
+                    )
                 good = [a for a in answers if a.error is None]
                 if not good:
-                    raise ProviderError("every specialist failed: " + "; ".join(
-                        f"{a.agent}: {a.error}" for a in answers))
+                    raise ProviderError(
+                        "every specialist failed: " + "; ".join(f"{a.agent}: {a.error}" for a in answers)
+                    )
                 result.answer = await self._synthesize(question, good, trace, usage, limits)
         except TimeoutError:
-            raise self._failed(LimitExceeded("timeout", f"the ask took longer than {self.settings.timeout:g} s"),
-                               result, trace, answers, t0) from None
+            raise self._failed(
+                LimitExceeded("timeout", f"the ask took longer than {self.settings.timeout:g} s"),
+                result,
+                trace,
+                answers,
+                t0,
+            ) from None
         except UsageLimitExceeded as exc:
             kind = "max_requests" if "request" in str(exc) else "max_tokens"
-            raise self._failed(LimitExceeded(kind, str(exc).split(". Consider")[0]), result, trace, answers,
-                               t0) from None
+            raise self._failed(
+                LimitExceeded(kind, str(exc).split(". Consider")[0]), result, trace, answers, t0
+            ) from None
         except CrossroadsError as exc:
             raise self._failed(exc, result, trace, answers, t0) from None
         if any(a.error for a in answers):
@@ -249,8 +289,9 @@ class Orchestrator:
         trace.emit("specialist_finished", {"agent": target.agent})
         return answer
 
-    async def _synthesize(self, question: str, answers: list[SpecialistAnswer], trace: Trace, usage: RunUsage,
-                          limits: UsageLimits) -> str:
+    async def _synthesize(
+        self, question: str, answers: list[SpecialistAnswer], trace: Trace, usage: RunUsage, limits: UsageLimits
+    ) -> str:
         if len(answers) == 1:
             return answers[0].answer
         outputs = [SpecialistOutput(a.agent, self.cards[a.agent].display_name, a.answer) for a in answers]
@@ -260,8 +301,10 @@ class Orchestrator:
 
     def _out_of_scope_answer(self) -> str:
         listing = "\n".join(f"- {c.display_name} (`{n}`): {c.description}" for n, c in sorted(self.cards.items()))
-        return ("This question is outside what crossroads' specialists cover, so no specialist was asked."
-                f" The specialists are:\n{listing}")
+        return (
+            "This question is outside what crossroads' specialists cover, so no specialist was asked."
+            f" The specialists are:\n{listing}"
+        )
 
     def _finish(self, result: AskResult, trace: Trace, answers: list[SpecialistAnswer], t0: float) -> AskResult:
         result.specialists = answers
@@ -283,8 +326,9 @@ class Orchestrator:
         log.info("answered", status=result.status, duration_ms=result.duration_ms, requests=usage.requests)
         return result
 
-    def _failed(self, exc: CrossroadsError, result: AskResult, trace: Trace, answers: list[SpecialistAnswer],
-                t0: float) -> CrossroadsError:
+    def _failed(
+        self, exc: CrossroadsError, result: AskResult, trace: Trace, answers: list[SpecialistAnswer], t0: float
+    ) -> CrossroadsError:
         result.status = "error"
         result.error = str(exc)
         if isinstance(exc, RunError):

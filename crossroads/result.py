@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 
 class RouteTarget(BaseModel):
+    """One specialist the router chose, with its confidence and its part of the question."""
+
     agent: str
     confidence: float
     sub_question: str
@@ -43,6 +45,8 @@ class RouteDecision(BaseModel):
 
 
 class ToolCallRecord(BaseModel):
+    """One tool call of a specialist: arguments, result and duration."""
+
     agent: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -62,6 +66,8 @@ class ModelAttempt(BaseModel):
 
 
 class ModelRequestRecord(BaseModel):
+    """One model request: tokens, duration, and the failed attempts before it."""
+
     agent: str
     model: str
     input_tokens: int = 0
@@ -76,6 +82,8 @@ class ModelRequestRecord(BaseModel):
 
 
 class HandoffRecord(BaseModel):
+    """One handoff from a specialist to a neighbour, accepted or refused."""
+
     source: str
     target: str
     reason: str = ""
@@ -86,6 +94,8 @@ class HandoffRecord(BaseModel):
 
 
 class SpecialistAnswer(BaseModel):
+    """What one routed specialist answered, and the path its branch took."""
+
     agent: str
     question: str
     answer: str = ""
@@ -95,6 +105,8 @@ class SpecialistAnswer(BaseModel):
 
 
 class Usage(BaseModel):
+    """Requests and tokens of one ask, summed over every model request."""
+
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0

@@ -152,8 +152,9 @@ class TraceStore:
         with self._connect() as conn:
             row = conn.execute("SELECT data FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
             if row is None and len(trace_id) >= 6:
-                rows = conn.execute("SELECT data FROM traces WHERE trace_id LIKE ? LIMIT 2",
-                                    (_escape_like(trace_id) + "%",)).fetchall()
+                rows = conn.execute(
+                    "SELECT data FROM traces WHERE trace_id LIKE ? LIMIT 2", (_escape_like(trace_id) + "%",)
+                ).fetchall()
                 row = rows[0] if len(rows) == 1 else None
         return AskResult.model_validate_json(row[0]) if row else None
 
@@ -163,10 +164,12 @@ class TraceStore:
             rows = conn.execute(
                 "SELECT trace_id, started_at, status, route, stage, question, duration_ms, requests,"
                 " input_tokens, output_tokens, error FROM traces ORDER BY started_at DESC LIMIT ?",
-                (max(0, last),)).fetchall()
+                (max(0, last),),
+            ).fetchall()
         keys = list(TraceSummary.model_fields)
-        return [TraceSummary.model_validate({**dict(zip(keys, r, strict=True)), "route": json.loads(r[3])})
-                for r in rows]
+        return [
+            TraceSummary.model_validate({**dict(zip(keys, r, strict=True)), "route": json.loads(r[3])}) for r in rows
+        ]
 
     def count(self) -> int:
         with self._connect() as conn:
@@ -179,9 +182,20 @@ class TraceStore:
 
 def _row(result: AskResult) -> tuple[object, ...]:
     u = result.usage
-    return (result.trace_id, result.started_at.isoformat(), result.status, json.dumps(result.route.agents),
-            result.route.stage, result.question, result.duration_ms, u.requests, u.input_tokens, u.output_tokens,
-            result.error, result.model_dump_json())
+    return (
+        result.trace_id,
+        result.started_at.isoformat(),
+        result.status,
+        json.dumps(result.route.agents),
+        result.route.stage,
+        result.question,
+        result.duration_ms,
+        u.requests,
+        u.input_tokens,
+        u.output_tokens,
+        result.error,
+        result.model_dump_json(),
+    )
 
 
 def _escape_like(text: str) -> str:

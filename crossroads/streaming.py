@@ -41,8 +41,9 @@ def text_deltas(text: str, size: int = 24) -> list[str]:
     return pieces
 
 
-async def stream_ask(orchestrator: Orchestrator, question: str, agent: str | None = None
-                     ) -> AsyncGenerator[StreamEvent, None]:
+async def stream_ask(
+    orchestrator: Orchestrator, question: str, agent: str | None = None
+) -> AsyncGenerator[StreamEvent, None]:
     """Yield the events of one ask; see `Orchestrator.stream`."""
     question = orchestrator.check_request(question, agent)
     trace = Trace(trace_id=uuid.uuid4().hex)
@@ -60,9 +61,15 @@ async def stream_ask(orchestrator: Orchestrator, question: str, agent: str | Non
             try:
                 result = await orchestrator._ask(question, agent, trace)
             except RunError as exc:
-                queue.put_nowait(ErrorEvent(
-                    trace_id=trace.trace_id, kind=type(exc).__name__, message=str(exc),
-                    limit=exc.limit if isinstance(exc, LimitExceeded) else None, partial=exc.partial))
+                queue.put_nowait(
+                    ErrorEvent(
+                        trace_id=trace.trace_id,
+                        kind=type(exc).__name__,
+                        message=str(exc),
+                        limit=exc.limit if isinstance(exc, LimitExceeded) else None,
+                        partial=exc.partial,
+                    )
+                )
             except Exception as exc:  # a bug: report it to the consumer rather than hang the stream
                 queue.put_nowait(ErrorEvent(trace_id=trace.trace_id, kind=type(exc).__name__, message=str(exc)))
                 raise

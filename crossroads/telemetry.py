@@ -21,8 +21,9 @@ def otlp_tracer_provider(endpoint: str) -> Any:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError:
-        raise ConfigError("otel_endpoint is set but OpenTelemetry export is not installed:"
-                          " pip install 'crossroads[otel]'") from None
+        raise ConfigError(
+            "otel_endpoint is set but OpenTelemetry export is not installed: pip install 'crossroads[otel]'"
+        ) from None
     url = endpoint.rstrip("/")
     if not url.endswith("/v1/traces"):
         url += "/v1/traces"
@@ -57,8 +58,9 @@ class Telemetry:
             self.provider.shutdown()
 
 
-def build_telemetry(endpoint: str | None, tracer_provider: Any = None, *, include_content: bool = True
-                    ) -> Telemetry | None:
+def build_telemetry(
+    endpoint: str | None, tracer_provider: Any = None, *, include_content: bool = True
+) -> Telemetry | None:
     if tracer_provider is not None:
         return Telemetry(tracer_provider, owned=False, include_content=include_content)
     if endpoint:

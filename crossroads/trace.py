@@ -100,23 +100,30 @@ def trace_hooks() -> Hooks[Any]:
             response: ModelResponse = await handler(request_context)
         except Exception as exc:  # every retry and fallback failed: keep the attempts in the trace
             if deps.pending_attempts:
-                deps.trace.add_model_request(ModelRequestRecord(
-                    agent=deps.agent, model=request_context.model.model_name, attempts=list(deps.pending_attempts),
-                    error=f"{type(exc).__name__}: {str(exc)[:300]}",
-                    duration_ms=round((time.perf_counter() - t0) * 1000, 3)))
+                deps.trace.add_model_request(
+                    ModelRequestRecord(
+                        agent=deps.agent,
+                        model=request_context.model.model_name,
+                        attempts=list(deps.pending_attempts),
+                        error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                        duration_ms=round((time.perf_counter() - t0) * 1000, 3),
+                    )
+                )
                 deps.pending_attempts.clear()
             raise
         usage = response.usage
-        deps.trace.add_model_request(ModelRequestRecord(
-            agent=deps.agent,
-            model=response.model_name or "unknown",
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            duration_ms=round((time.perf_counter() - t0) * 1000, 3),
-            attempts=list(deps.pending_attempts),
-        ))
+        deps.trace.add_model_request(
+            ModelRequestRecord(
+                agent=deps.agent,
+                model=response.model_name or "unknown",
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                duration_ms=round((time.perf_counter() - t0) * 1000, 3),
+                attempts=list(deps.pending_attempts),
+            )
+        )
         deps.pending_attempts.clear()
         return response
 
@@ -130,16 +137,29 @@ def trace_hooks() -> Hooks[Any]:
         try:
             result = await handler(args)
         except Exception as exc:
-            ctx.deps.trace.add_tool_call(ToolCallRecord(
-                agent=ctx.deps.agent, name=call.tool_name, arguments=dict(arguments),
-                result={"error": f"{type(exc).__name__}: {exc}"}, ok=False,
-                duration_ms=round((time.perf_counter() - t0) * 1000, 3)))
+            ctx.deps.trace.add_tool_call(
+                ToolCallRecord(
+                    agent=ctx.deps.agent,
+                    name=call.tool_name,
+                    arguments=dict(arguments),
+                    result={"error": f"{type(exc).__name__}: {exc}"},
+                    ok=False,
+                    duration_ms=round((time.perf_counter() - t0) * 1000, 3),
+                )
+            )
             raise
         payload = _jsonable(result)
         ok = bool(payload.get("ok", payload.get("verified") is not None)) if isinstance(payload, dict) else True
-        ctx.deps.trace.add_tool_call(ToolCallRecord(
-            agent=ctx.deps.agent, name=call.tool_name, arguments=dict(arguments), result=payload, ok=ok,
-            duration_ms=round((time.perf_counter() - t0) * 1000, 3)))
+        ctx.deps.trace.add_tool_call(
+            ToolCallRecord(
+                agent=ctx.deps.agent,
+                name=call.tool_name,
+                arguments=dict(arguments),
+                result=payload,
+                ok=ok,
+                duration_ms=round((time.perf_counter() - t0) * 1000, 3),
+            )
+        )
         return result
 
     return hooks

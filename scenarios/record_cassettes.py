@@ -34,16 +34,20 @@ _DISPLAY = {
     "Architecture & Security Specialist": "architecture-security",
     "Language & Framework Specialist": "language",
 }
-_ROUTING_WORDS = {"kubernetes": "cloud-infra", "jwt": "architecture-security", "gdpr": "architecture-security",
-                  "pytorch model on kubernetes": "cloud-infra"}
+_ROUTING_WORDS = {
+    "kubernetes": "cloud-infra",
+    "jwt": "architecture-security",
+    "gdpr": "architecture-security",
+    "pytorch model on kubernetes": "cloud-infra",
+}
 _ANSWERS = {
     "cloud-infra": "Create a HorizontalPodAutoscaler (autoscaling/v2) targeting the Deployment, set CPU requests,"
-                   " and min/max replicas; for GPU node pools add taints and tolerations.",
+    " and min/max replicas; for GPU node pools add taints and tolerations.",
     "data-ai": "Monitor model drift by comparing feature and prediction distributions (PSI, KS test) against the"
-               " training baseline and alert when drift exceeds a threshold.",
+    " training baseline and alert when drift exceeds a threshold.",
     "architecture-security": "Rotate JWT signing keys with a JWKS endpoint: publish the new key, sign with it,"
-                             " keep the old key for verification until tokens expire. For GDPR, minimise and"
-                             " encrypt personal training data.",
+    " keep the old key for verification until tokens expire. For GDPR, minimise and"
+    " encrypt personal training data.",
     "core-dev": "The snippet sums squares.",
     "language": "Use the idiomatic construct.",
 }
@@ -52,11 +56,19 @@ _ANSWERS = {
 def _completion(message: dict[str, Any], finish: str, body: dict[str, Any]) -> dict[str, Any]:
     prompt_tokens = max(1, len(json.dumps(body["messages"])) // 4)
     completion_tokens = max(1, len(json.dumps(message)) // 4)
-    return {"id": "chatcmpl-recorded", "object": "chat.completion", "created": 1735689600,
-            "model": body["model"], "system_fingerprint": "fp_mock",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}
+    return {
+        "id": "chatcmpl-recorded",
+        "object": "chat.completion",
+        "created": 1735689600,
+        "model": body["model"],
+        "system_fingerprint": "fp_mock",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
 
 
 def _tool_call(name: str, args: dict[str, Any], body: dict[str, Any], n: int = 1) -> dict[str, Any]:
@@ -88,8 +100,11 @@ def scripted_llm(body: dict[str, Any]) -> dict[str, Any]:
             if word in question and agent not in agents:
                 agents.append(agent)
         targets = [{"agent": a, "confidence": 0.9, "sub_question": user} for a in agents]
-        return _tool_call("final_result", {"abstain": not targets, "targets": targets,
-                                           "reason": "matched the question's topics"}, body)
+        return _tool_call(
+            "final_result",
+            {"abstain": not targets, "targets": targets, "reason": "matched the question's topics"},
+            body,
+        )
     if "synthesiser" in system:
         return _text("Synthesis of the specialists' answers:\n" + user[-1500:], body)
     match = re.search(r"You are the (.+?) of crossroads", system)
@@ -103,8 +118,11 @@ def scripted_llm(body: dict[str, Any]) -> dict[str, Any]:
     if claim and "check_math" in tools:
         return _tool_call("check_math", {"claim": claim.group(1)}, body)
     if "handoff" in tools and agent == "cloud-infra" and "drift" in user:
-        return _tool_call("handoff", {"to": "data-ai", "question": "How do I monitor model drift in production?",
-                                      "reason": "ML monitoring"}, body)
+        return _tool_call(
+            "handoff",
+            {"to": "data-ai", "question": "How do I monitor model drift in production?", "reason": "ML monitoring"},
+            body,
+        )
     return _text(_ANSWERS[agent], body)
 
 
@@ -125,18 +143,24 @@ async def record(paths: list[Path]) -> int:
         return 2
     router = respx.MockRouter(assert_all_mocked=True, assert_all_called=False)
     route = router.post(f"{BASE_URL}/chat/completions").mock(
-        side_effect=lambda request: httpx.Response(200, json=scripted_llm(json.loads(request.content))))
+        side_effect=lambda request: httpx.Response(200, json=scripted_llm(json.loads(request.content)))
+    )
     os.environ["OPENAI_COMPATIBLE_API_KEY"] = RECORDING_KEY
     options = RunOptions(mode="record", http_transport=RespxHttpx2Transport(router), concurrency=1)
     async with ScenarioRunner(options) as runner:
         outcomes = await runner.run(scenarios)
     from rich.console import Console
 
-    print_summary(Report(outcomes=outcomes, mode="record", duration_s=sum(o.duration_ms for o in outcomes) / 1000),
-                  Console(stderr=True))
+    print_summary(
+        Report(outcomes=outcomes, mode="record", duration_s=sum(o.duration_ms for o in outcomes) / 1000),
+        Console(stderr=True),
+    )
     leaked = [o.cassette for o in outcomes if o.cassette and _contains(Path(o.cassette), RECORDING_KEY)]
-    print(f"{route.call_count} requests to the mock server; cassettes: {sum(bool(o.cassette) for o in outcomes)};"
-          f" key leaked into: {leaked or 'none'}", file=sys.stderr)
+    print(
+        f"{route.call_count} requests to the mock server; cassettes: {sum(bool(o.cassette) for o in outcomes)};"
+        f" key leaked into: {leaked or 'none'}",
+        file=sys.stderr,
+    )
     return 1 if leaked or any(o.status != "passed" for o in outcomes) else 0
 
 

@@ -25,37 +25,92 @@ class Wire:
 
     # -- responses --------------------------------------------------------------------------------
 
-    def text(self, text: str, *, input_tokens: int = 100, output_tokens: int = 20, cache_read: int = 0,
-             cache_write: int = 0) -> dict[str, Any]:
+    def text(
+        self, text: str, *, input_tokens: int = 100, output_tokens: int = 20, cache_read: int = 0, cache_write: int = 0
+    ) -> dict[str, Any]:
         if self.name == "anthropic":
-            return _anthropic([{"type": "text", "text": text}], "end_turn", input_tokens, output_tokens,
-                              cache_read, cache_write)
+            return _anthropic(
+                [{"type": "text", "text": text}], "end_turn", input_tokens, output_tokens, cache_read, cache_write
+            )
         if self.name == "openai":
-            return _responses([{"type": "message", "id": "msg_0a1", "status": "completed", "role": "assistant",
-                                "content": [{"type": "output_text", "text": text, "annotations": []}]}],
-                              input_tokens, output_tokens, cache_read)
+            return _responses(
+                [
+                    {
+                        "type": "message",
+                        "id": "msg_0a1",
+                        "status": "completed",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": text, "annotations": []}],
+                    }
+                ],
+                input_tokens,
+                output_tokens,
+                cache_read,
+            )
         return _chat({"role": "assistant", "content": text}, "stop", input_tokens, output_tokens)
 
-    def tool_call(self, name: str, args: dict[str, Any], call_id: str = "call_1", *, input_tokens: int = 100,
-                  output_tokens: int = 20) -> dict[str, Any]:
+    def tool_call(
+        self,
+        name: str,
+        args: dict[str, Any],
+        call_id: str = "call_1",
+        *,
+        input_tokens: int = 100,
+        output_tokens: int = 20,
+    ) -> dict[str, Any]:
         if self.name == "anthropic":
-            return _anthropic([{"type": "tool_use", "id": f"toolu_{call_id}", "name": name, "input": args}],
-                              "tool_use", input_tokens, output_tokens)
+            return _anthropic(
+                [{"type": "tool_use", "id": f"toolu_{call_id}", "name": name, "input": args}],
+                "tool_use",
+                input_tokens,
+                output_tokens,
+            )
         if self.name == "openai":
-            return _responses([{"type": "function_call", "id": f"fc_{call_id}", "call_id": call_id, "name": name,
-                                "arguments": json.dumps(args), "status": "completed"}], input_tokens, output_tokens)
-        return _chat({"role": "assistant", "content": None, "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}]},
-            "tool_calls", input_tokens, output_tokens)
+            return _responses(
+                [
+                    {
+                        "type": "function_call",
+                        "id": f"fc_{call_id}",
+                        "call_id": call_id,
+                        "name": name,
+                        "arguments": json.dumps(args),
+                        "status": "completed",
+                    }
+                ],
+                input_tokens,
+                output_tokens,
+            )
+        return _chat(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+                ],
+            },
+            "tool_calls",
+            input_tokens,
+            output_tokens,
+        )
 
     def error(self, status: int, headers: dict[str, str] | None = None) -> httpx.Response:
         if self.name == "anthropic":
-            kind = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error",
-                    400: "invalid_request_error"}.get(status, "api_error")
+            kind = {
+                429: "rate_limit_error",
+                529: "overloaded_error",
+                401: "authentication_error",
+                400: "invalid_request_error",
+            }.get(status, "api_error")
             body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": f"error {status}"}}
         else:
-            body = {"error": {"message": f"error {status}", "type": "server_error" if status >= 500 else
-                              "invalid_request_error", "param": None, "code": None}}
+            body = {
+                "error": {
+                    "message": f"error {status}",
+                    "type": "server_error" if status >= 500 else "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
         return httpx.Response(status, json=body, headers=headers or {})
 
     # -- requests ---------------------------------------------------------------------------------
@@ -71,8 +126,13 @@ class Wire:
     def tool_results(self, body: dict[str, Any]) -> list[str]:
         """The contents of the tool results sent back to the model, in order."""
         if self.name == "anthropic":
-            return [json.dumps(block["content"]) for m in body["messages"] if isinstance(m["content"], list)
-                    for block in m["content"] if block.get("type") == "tool_result"]
+            return [
+                json.dumps(block["content"])
+                for m in body["messages"]
+                if isinstance(m["content"], list)
+                for block in m["content"]
+                if block.get("type") == "tool_result"
+            ]
         if self.name == "openai":
             return [str(item["output"]) for item in body["input"] if item.get("type") == "function_call_output"]
         return [str(m["content"]) for m in body["messages"] if m["role"] == "tool"]
@@ -83,30 +143,70 @@ class Wire:
         return [t["name"] for t in body.get("tools", [])]
 
 
-def _anthropic(content: list[dict[str, Any]], stop: str, inp: int, out: int, cache_read: int = 0,
-               cache_write: int = 0) -> dict[str, Any]:
-    return {"id": "msg_01XFDUDYJgAACzvnptvVoYEL", "type": "message", "role": "assistant",
-            "model": "claude-sonnet-4-6", "content": content, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": inp, "output_tokens": out, "cache_creation_input_tokens": cache_write,
-                      "cache_read_input_tokens": cache_read}}
+def _anthropic(
+    content: list[dict[str, Any]], stop: str, inp: int, out: int, cache_read: int = 0, cache_write: int = 0
+) -> dict[str, Any]:
+    return {
+        "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-6",
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": inp,
+            "output_tokens": out,
+            "cache_creation_input_tokens": cache_write,
+            "cache_read_input_tokens": cache_read,
+        },
+    }
 
 
 def _responses(output: list[dict[str, Any]], inp: int, out: int, cached: int = 0) -> dict[str, Any]:
-    return {"id": "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b", "object": "response",
-            "created_at": 1741476542, "status": "completed", "error": None, "incomplete_details": None,
-            "instructions": None, "max_output_tokens": None, "model": "gpt-5", "output": output,
-            "parallel_tool_calls": True, "previous_response_id": None, "reasoning": {"effort": None, "summary": None},
-            "store": True, "temperature": 1.0, "text": {"format": {"type": "text"}}, "tool_choice": "auto",
-            "tools": [], "top_p": 1.0, "truncation": "disabled", "metadata": {}, "user": None,
-            "usage": {"input_tokens": inp, "input_tokens_details": {"cached_tokens": cached}, "output_tokens": out,
-                      "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": inp + out}}
+    return {
+        "id": "resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b",
+        "object": "response",
+        "created_at": 1741476542,
+        "status": "completed",
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": "gpt-5",
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": True,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "metadata": {},
+        "user": None,
+        "usage": {
+            "input_tokens": inp,
+            "input_tokens_details": {"cached_tokens": cached},
+            "output_tokens": out,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": inp + out,
+        },
+    }
 
 
 def _chat(message: dict[str, Any], finish: str, inp: int, out: int) -> dict[str, Any]:
-    return {"id": "chatcmpl-123", "object": "chat.completion", "created": 1735689600, "model": "llama3.2",
-            "system_fingerprint": "fp_ollama",
-            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out}}
+    return {
+        "id": "chatcmpl-123",
+        "object": "chat.completion",
+        "created": 1735689600,
+        "model": "llama3.2",
+        "system_fingerprint": "fp_ollama",
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out},
+    }
 
 
 ANTHROPIC = Wire("anthropic", "anthropic:claude-sonnet-4-6", ANTHROPIC_URL, "ANTHROPIC_API_KEY")

@@ -20,8 +20,9 @@ API_KEY = "sk-crossroads-test-7d1e0b5a9c"
 
 def server_settings(tmp_path: Path, **server: Any) -> Settings:
     """Offline settings isolated from the user's config file, with the trace store in `tmp_path`."""
-    return load_settings(PACKAGED_DEFAULTS, trace_db=str(tmp_path / "traces.db"),
-                         server={"api_keys": [API_KEY], **server})
+    return load_settings(
+        PACKAGED_DEFAULTS, trace_db=str(tmp_path / "traces.db"), server={"api_keys": [API_KEY], **server}
+    )
 
 
 @contextmanager

@@ -41,10 +41,37 @@ def test_packaged_cards_load_with_all_five_specialists() -> None:
 
 def test_data_ai_card_carries_the_seed_facts() -> None:
     body = load_cards()["data-ai"].body
-    for fact in ("LoRA", "Airflow", "Dagster", "dbt", "Snowflake", "Great Expectations", "KServe", "BentoML",
-                 "Silhouette", "Davies-Bouldin", "t-SNE", "UMAP", "Isolation Forest", "Kubeflow", "Prefix",
-                 "Weights & Biases", "Tableau", "Power BI", "Looker", "LM Studio", "vLLM", "Ollama",
-                 "Kaggle", "Presto", "Flink", "Kinesis", "MAPE", "AUC-PR", "Elastic Net"):
+    for fact in (
+        "LoRA",
+        "Airflow",
+        "Dagster",
+        "dbt",
+        "Snowflake",
+        "Great Expectations",
+        "KServe",
+        "BentoML",
+        "Silhouette",
+        "Davies-Bouldin",
+        "t-SNE",
+        "UMAP",
+        "Isolation Forest",
+        "Kubeflow",
+        "Prefix",
+        "Weights & Biases",
+        "Tableau",
+        "Power BI",
+        "Looker",
+        "LM Studio",
+        "vLLM",
+        "Ollama",
+        "Kaggle",
+        "Presto",
+        "Flink",
+        "Kinesis",
+        "MAPE",
+        "AUC-PR",
+        "Elastic Net",
+    ):
         assert fact.lower() in body.lower(), fact
 
 
@@ -55,16 +82,19 @@ def test_parse_card_fields_and_sections() -> None:
     assert [s.heading for s in card.sections] == ["Quantum Specialist", "Scope", "Scope > Hardware"]
 
 
-@pytest.mark.parametrize(("text", "field", "fragment"), [
-    ("no frontmatter here", None, "no YAML frontmatter"),
-    ("---\nname: [unclosed\n---\nbody", None, "not valid YAML"),
-    ("---\ndescription: x\n---\nbody", "name", "required"),
-    ("---\nname: x\n---\nbody", "description", "required"),
-    ("---\nname: x\ndescription: y\ntools: [run_python, rm_rf]\n---\n", "tools", "unknown tool"),
-    ("---\nname: Bad Name\ndescription: y\n---\n", "name", "pattern"),
-    ("---\nname: x\ndescription: y\ncolour: red\n---\n", "colour", "Extra inputs"),
-    ("---\n- a list\n---\n", None, "mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "field", "fragment"),
+    [
+        ("no frontmatter here", None, "no YAML frontmatter"),
+        ("---\nname: [unclosed\n---\nbody", None, "not valid YAML"),
+        ("---\ndescription: x\n---\nbody", "name", "required"),
+        ("---\nname: x\n---\nbody", "description", "required"),
+        ("---\nname: x\ndescription: y\ntools: [run_python, rm_rf]\n---\n", "tools", "unknown tool"),
+        ("---\nname: Bad Name\ndescription: y\n---\n", "name", "pattern"),
+        ("---\nname: x\ndescription: y\ncolour: red\n---\n", "colour", "Extra inputs"),
+        ("---\n- a list\n---\n", None, "mapping"),
+    ],
+)
 def test_broken_cards_name_file_and_field(text: str, field: str | None, fragment: str) -> None:
     with pytest.raises(CardError) as info:
         parse_card(text, "cards/broken.md")
@@ -79,7 +109,8 @@ def test_user_directory_adds_and_overrides_cards(tmp_path: Path) -> None:
     (tmp_path / "quantum.md").write_text(GOOD)
     override = load_cards()["language"].model_copy()
     (tmp_path / "language.md").write_text(
-        "---\nname: language\ndescription: Only Rust.\n---\n# Rust Specialist\n## Scope\nRust.\n")
+        "---\nname: language\ndescription: Only Rust.\n---\n# Rust Specialist\n## Scope\nRust.\n"
+    )
     cards = load_cards([tmp_path])
     assert "quantum" in cards and cards["language"].description == "Only Rust."
     assert override.description != "Only Rust."

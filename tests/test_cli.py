@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 from crossroads.cli import app as cli_app
 from crossroads.result import AskResult
 
-K8S_QUESTION = ("How should I deploy a fine-tuned LLM behind an autoscaled API on Kubernetes, and which metrics"
-                " do I monitor for drift?")
+K8S_QUESTION = (
+    "How should I deploy a fine-tuned LLM behind an autoscaled API on Kubernetes, and which metrics"
+    " do I monitor for drift?"
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +67,11 @@ def test_graph_formats(run) -> None:  # type: ignore[no-untyped-def]
     table = run("graph")
     assert table.exit_code == 0 and "Handoff graph" in table.stdout
     data = json.loads(run("graph", "--format", "json").stdout)
-    assert "router" in data["nodes"] and {"from": "data-ai", "to": "cloud-infra"}.items() <= data["edges"][0].items() \
+    assert (
+        "router" in data["nodes"]
+        and {"from": "data-ai", "to": "cloud-infra"}.items() <= data["edges"][0].items()
         or any(e["from"] == "data-ai" and e["to"] == "cloud-infra" for e in data["edges"])
+    )
 
 
 def test_graph_with_unknown_agent_exits_2_naming_the_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -102,8 +107,13 @@ def test_agents_lists_five_specialists(run) -> None:  # type: ignore[no-untyped-
 def test_console_script_json_output_can_be_piped(tmp_path: Path) -> None:
     """As a real process: stdout holds exactly one JSON document, logs stay on stderr."""
     exe = Path(sys.executable).parent / "crossroads"
-    proc = subprocess.run([str(exe), "--log-level", "info", "ask", "--json", K8S_QUESTION], capture_output=True,
-                          text=True, timeout=120, env={"PATH": str(exe.parent), "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [str(exe), "--log-level", "info", "ask", "--json", K8S_QUESTION],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": str(exe.parent), "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 0, proc.stderr
     AskResult.model_validate_json(proc.stdout)
     assert "route" in proc.stderr  # the info logs went to stderr

@@ -32,12 +32,15 @@ def test_default_user_config_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert load_settings().limits.max_hops == 1
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("model = ", "not valid TOML"),
-    ("[limits]\nmax_hops = -1\n", "limits.max_hops"),
-    ("[router]\nmode = 'psychic'\n", "router.mode"),
-    ("tyop = 1\n", "tyop"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("model = ", "not valid TOML"),
+        ("[limits]\nmax_hops = -1\n", "limits.max_hops"),
+        ("[router]\nmode = 'psychic'\n", "router.mode"),
+        ("tyop = 1\n", "tyop"),
+    ],
+)
 def test_malformed_config_is_a_clear_error(tmp_path: Path, text: str, fragment: str) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)

@@ -7,8 +7,12 @@ from crossroads.agents.cards import load_cards, parse_card
 from crossroads.errors import GraphError
 from crossroads.graph import PACKAGED_GRAPH, ROUTER, HandoffGraph
 
-SEED_EDGES = {("data-ai", "cloud-infra"), ("data-ai", "language"), ("data-ai", "core-dev"),
-              ("data-ai", "architecture-security")}
+SEED_EDGES = {
+    ("data-ai", "cloud-infra"),
+    ("data-ai", "language"),
+    ("data-ai", "core-dev"),
+    ("data-ai", "architecture-security"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +35,16 @@ def _graph_file(tmp_path: Path, edges: list[dict[str, str]]) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("edge", "fragment"), [
-    ({"from": "data-ai", "to": "quantum"}, "unknown agent 'quantum'"),
-    ({"from": "ghost", "to": "data-ai"}, "unknown agent 'ghost'"),
-    ({"from": "data-ai", "to": "data-ai"}, "self-loop"),
-    ({"from": "data-ai", "to": "router"}, "hand back to the router"),
-    ({"from": "data-ai"}, "needs 'from' and 'to'"),
-])
+@pytest.mark.parametrize(
+    ("edge", "fragment"),
+    [
+        ({"from": "data-ai", "to": "quantum"}, "unknown agent 'quantum'"),
+        ({"from": "ghost", "to": "data-ai"}, "unknown agent 'ghost'"),
+        ({"from": "data-ai", "to": "data-ai"}, "self-loop"),
+        ({"from": "data-ai", "to": "router"}, "hand back to the router"),
+        ({"from": "data-ai"}, "needs 'from' and 'to'"),
+    ],
+)
 def test_invalid_graphs_name_the_file(tmp_path: Path, cards, edge, fragment) -> None:  # type: ignore[no-untyped-def]
     path = _graph_file(tmp_path, [edge])
     with pytest.raises(GraphError) as info:

@@ -157,4 +157,3 @@ def test_only_the_marked_last_line_is_the_verdict() -> None:
 async def test_toolbox_method_delegates(toolbox: Toolbox) -> None:
     result = await toolbox.check_math("1/3 + 1/6 = 1/2")
     assert result.verified is True and result.kind == "equality" and result.tier == "bwrap"
-

@@ -57,7 +57,8 @@ async def test_stdio_server_answers_and_stores_the_trace(tmp_path: Path) -> None
         command=sys.executable,
         args=["-c", "from crossroads.cli import main; main()", "mcp", "--trace-db", str(db)],
         env={**os.environ, "CROSSROADS_CONFIG": str(ROOT / "crossroads/config/defaults.toml")},
-        cwd=str(ROOT))
+        cwd=str(ROOT),
+    )
     trace_id = await _exercise(params)
     store = TraceStore(db)  # the subprocess flushed its store when it exited
     try:

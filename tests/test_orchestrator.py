@@ -17,8 +17,10 @@ from crossroads.result import AskResult, RouteDecision, RouteTarget
 
 pytestmark = pytest.mark.anyio
 
-K8S_QUESTION = ("How should I deploy a fine-tuned LLM behind an autoscaled API on Kubernetes, and which metrics"
-                " do I monitor for drift?")
+K8S_QUESTION = (
+    "How should I deploy a fine-tuned LLM behind an autoscaled API on Kubernetes, and which metrics"
+    " do I monitor for drift?"
+)
 
 
 class FixedRouter:
@@ -28,8 +30,9 @@ class FixedRouter:
     async def route(self, question: str) -> RouteDecision:
         if not self.agents:
             return RouteDecision(abstain=True, stage="fixed", reason="test")
-        return RouteDecision(targets=[RouteTarget(agent=a, confidence=0.9, sub_question=question)
-                                      for a in self.agents], stage="fixed")
+        return RouteDecision(
+            targets=[RouteTarget(agent=a, confidence=0.9, sub_question=question) for a in self.agents], stage="fixed"
+        )
 
 
 def scripted_handoffs(chain: dict[str, str]) -> Any:

@@ -22,8 +22,9 @@ def run() -> Any:
 
 
 @pytest.mark.parametrize(("how", "variable"), [("flag", "ANTHROPIC_API_KEY"), ("env", "OPENAI_API_KEY")])
-def test_missing_key_exits_2_naming_the_variable(how: str, variable: str, run: Any,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_exits_2_naming_the_variable(
+    how: str, variable: str, run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CROSSROADS_TRACE_DB", "off")
     if how == "flag":
         result = run("ask", "--model", "anthropic:claude-sonnet-4-6", "How do I autoscale pods?")
@@ -40,7 +41,10 @@ def test_model_base_url_and_timeout_come_from_the_environment(monkeypatch: pytes
     monkeypatch.setenv("CROSSROADS_TIMEOUT", "12.5")
     settings = load_settings()
     assert (settings.model, settings.base_url, settings.timeout) == (
-        "openai-compatible:llama3.2", "http://127.0.0.1:11434/v1", 12.5)
+        "openai-compatible:llama3.2",
+        "http://127.0.0.1:11434/v1",
+        12.5,
+    )
     flags = load_settings(model="offline", timeout=3.0)  # flags win over the environment
     assert (flags.model, flags.timeout) == ("offline", 3.0)
 

@@ -46,15 +46,21 @@ class Waits:
         self.waits.append(seconds)
 
 
-async def ask(wire: Wire, monkeypatch: pytest.MonkeyPatch, responses: list[Any], fake_toolbox: Any,
-              waits: Waits, **settings: Any) -> tuple[AskResult, respx.Route]:
+async def ask(
+    wire: Wire, monkeypatch: pytest.MonkeyPatch, responses: list[Any], fake_toolbox: Any, waits: Waits, **settings: Any
+) -> tuple[AskResult, respx.Route]:
     monkeypatch.setenv(wire.key_env or "OPENAI_COMPATIBLE_API_KEY", SECRET)
     router = respx.MockRouter(assert_all_mocked=True)
     route = router.post(wire.url).mock(side_effect=responses)
     config = load_settings(model=wire.spec, base_url=wire.base_url, trace_db="off", **settings)
     with anyio.fail_after(10):
-        async with Orchestrator(config, toolbox=fake_toolbox, http_transport=RespxHttpx2Transport(router),
-                                retry_sleep=waits, router=NO_ROUTER) as crossroads:
+        async with Orchestrator(
+            config,
+            toolbox=fake_toolbox,
+            http_transport=RespxHttpx2Transport(router),
+            retry_sleep=waits,
+            router=NO_ROUTER,
+        ) as crossroads:
             return await crossroads.ask(QUESTION, agent="cloud-infra"), route
 
 
@@ -70,8 +76,9 @@ FAULTS: dict[str, Any] = {
     "529": lambda w: w.error(529),
     "timeout": lambda w: httpx.ReadTimeout("read timed out"),
     "connection-reset": lambda w: httpx.ReadError("[Errno 104] Connection reset by peer"),
-    "invalid-json": lambda w: httpx.Response(200, content=b'{"id": "msg_1", "content": [',
-                                             headers={"content-type": "application/json"}),
+    "invalid-json": lambda w: httpx.Response(
+        200, content=b'{"id": "msg_1", "content": [', headers={"content-type": "application/json"}
+    ),
 }
 STATUS = {"429-retry-after": 429, "429": 429, "500": 500, "503": 503, "529": 529}
 
@@ -88,8 +95,12 @@ def shared(wire: Wire) -> tuple[Orchestrator, RespxHttpx2Transport]:
         try:
             transport = RespxHttpx2Transport(respx.MockRouter())
             config = load_settings(model=wire.spec, base_url=wire.base_url, trace_db="off")
-            _shared[wire.name] = (Orchestrator(config, toolbox=object(), http_transport=transport,
-                                               retry_sleep=SHARED_WAITS, router=NO_ROUTER), transport)
+            _shared[wire.name] = (
+                Orchestrator(
+                    config, toolbox=object(), http_transport=transport, retry_sleep=SHARED_WAITS, router=NO_ROUTER
+                ),
+                transport,
+            )
         finally:
             del os.environ[wire.key_env or "OPENAI_COMPATIBLE_API_KEY"]
     return _shared[wire.name]
@@ -119,7 +130,8 @@ async def test_fault_then_success_after_one_retry(fault: str, wire: Wire) -> Non
 
 
 async def test_unknown_tool_name_is_sent_back_to_the_model_and_the_ask_succeeds(
-        monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> None:
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     wire = COMPAT
     first = httpx.Response(200, json=wire.tool_call("deploy_to_prod", {"cluster": "main"}, "call_x"))
     result, route = await ask(wire, monkeypatch, [first, ok(wire)], fake_toolbox, Waits())
@@ -138,8 +150,9 @@ async def test_arguments_failing_validation_are_sent_back(monkeypatch: pytest.Mo
     assert "claim" in wire.tool_results(body_of(route.calls[1].request))[0]
 
 
-async def test_unknown_tool_every_time_ends_in_a_typed_error(monkeypatch: pytest.MonkeyPatch,
-                                                             fake_toolbox: Any) -> None:
+async def test_unknown_tool_every_time_ends_in_a_typed_error(
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     wire = COMPAT
     bad = [httpx.Response(200, json=wire.tool_call("deploy_to_prod", {}, f"c{i}")) for i in range(5)]
     with pytest.raises(ProviderError, match="cloud-infra") as info:
@@ -159,18 +172,25 @@ async def test_client_errors_are_not_retried(status: int, monkeypatch: pytest.Mo
     assert partial.usage.requests == 0
 
 
-async def test_retries_exhausted_then_fallback_to_the_next_provider(monkeypatch: pytest.MonkeyPatch,
-                                                                    fake_toolbox: Any) -> None:
+async def test_retries_exhausted_then_fallback_to_the_next_provider(
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     router = respx.MockRouter(assert_all_mocked=True)
     anthropic = router.post(ANTHROPIC.url).mock(side_effect=[ANTHROPIC.error(529)] * 3)
     local = router.post(COMPAT.url).mock(side_effect=[ok(COMPAT)])
     waits = Waits()
-    config = load_settings(model=ANTHROPIC.spec, retries=2, trace_db="off",
-                           fallback=[f"{COMPAT.spec}@{COMPAT.base_url}", "offline"])
+    config = load_settings(
+        model=ANTHROPIC.spec, retries=2, trace_db="off", fallback=[f"{COMPAT.spec}@{COMPAT.base_url}", "offline"]
+    )
     with anyio.fail_after(10):
-        async with Orchestrator(config, toolbox=fake_toolbox, http_transport=RespxHttpx2Transport(router),
-                                retry_sleep=waits, router=NO_ROUTER) as crossroads:
+        async with Orchestrator(
+            config,
+            toolbox=fake_toolbox,
+            http_transport=RespxHttpx2Transport(router),
+            retry_sleep=waits,
+            router=NO_ROUTER,
+        ) as crossroads:
             result = await crossroads.ask(QUESTION, agent="cloud-infra")
     assert anthropic.call_count == 3 and local.call_count == 1
     [record] = result.model_requests
@@ -179,35 +199,41 @@ async def test_retries_exhausted_then_fallback_to_the_next_provider(monkeypatch:
     assert len(waits.waits) == 2  # two retries on anthropic, then straight to the fallback
 
 
-async def test_every_remote_model_down_falls_back_to_offline(monkeypatch: pytest.MonkeyPatch,
-                                                             fake_toolbox: Any) -> None:
+async def test_every_remote_model_down_falls_back_to_offline(
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     waits = Waits()
-    result, route = await ask(ANTHROPIC, monkeypatch, [ANTHROPIC.error(503)] * 2, fake_toolbox, waits, retries=1,
-                              fallback=["offline"])
+    result, route = await ask(
+        ANTHROPIC, monkeypatch, [ANTHROPIC.error(503)] * 2, fake_toolbox, waits, retries=1, fallback=["offline"]
+    )
     assert result.status == "ok" and "Cloud & Infrastructure" in result.answer  # the offline specialist answered
     assert route.call_count == 2
     assert [a.status for a in result.model_requests[0].attempts] == [503, 503]
     assert result.model_requests[0].model.startswith("offline")
 
 
-async def test_retry_after_as_http_date_and_too_long_to_wait(monkeypatch: pytest.MonkeyPatch,
-                                                             fake_toolbox: Any) -> None:
+async def test_retry_after_as_http_date_and_too_long_to_wait(
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     soon = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
     waits = Waits()
-    result, _ = await ask(COMPAT, monkeypatch, [COMPAT.error(429, {"retry-after": soon}), ok(COMPAT)],
-                          fake_toolbox, waits)
+    result, _ = await ask(
+        COMPAT, monkeypatch, [COMPAT.error(429, {"retry-after": soon}), ok(COMPAT)], fake_toolbox, waits
+    )
     assert result.status == "ok" and 0.0 < waits.waits[0] <= 5.0
 
     later = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
     waits = Waits()
-    result, route = await ask(COMPAT, monkeypatch, [COMPAT.error(429, {"retry-after": later})], fake_toolbox,
-                              waits, fallback=["offline"])
+    result, route = await ask(
+        COMPAT, monkeypatch, [COMPAT.error(429, {"retry-after": later})], fake_toolbox, waits, fallback=["offline"]
+    )
     assert waits.waits == [] and route.call_count == 1  # not worth waiting two hours: fall back at once
     assert result.status == "ok" and result.model_requests[0].model.startswith("offline")
 
 
 async def test_persistent_fault_without_fallback_is_a_provider_error_with_the_attempts(
-        monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> None:
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     waits = Waits()
     with pytest.raises(ProviderError) as info:
         await ask(COMPAT, monkeypatch, [httpx.ReadTimeout("slow")] * 4, fake_toolbox, waits, retries=3)

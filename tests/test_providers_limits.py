@@ -30,8 +30,10 @@ def always_checking(tokens: int = 50) -> Any:
     def model_for(self: ModelFactory, name: str) -> FunctionModel:
         def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
             n = len(messages)
-            return ModelResponse(parts=[ToolCallPart("check_math", {"claim": f"{n}+1 = {n + 1}"})],
-                                 usage=RequestUsage(input_tokens=tokens, output_tokens=10))
+            return ModelResponse(
+                parts=[ToolCallPart("check_math", {"claim": f"{n}+1 = {n + 1}"})],
+                usage=RequestUsage(input_tokens=tokens, output_tokens=10),
+            )
 
         return FunctionModel(respond, model_name=f"looping:{name}")
 

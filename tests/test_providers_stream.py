@@ -42,7 +42,8 @@ async def test_stream_yields_progress_then_deltas_then_done(fake_toolbox: Any) -
 
 
 async def test_stream_reports_a_limit_as_an_error_event_with_the_partial_trace(
-        monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> None:
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     monkeypatch.setattr(ModelFactory, "specialist", always_checking())
     settings = load_settings(trace_db="off", limits={"max_requests": 2})
     async with Orchestrator(settings, toolbox=fake_toolbox) as crossroads:
@@ -90,6 +91,9 @@ def test_offline_cascade_does_not_escalate_to_the_offline_router() -> None:
     cards = load_cards(settings.cards)
     factory = ModelFactory(settings, cards, HandoffGraph.build(cards, settings.graph))
     assert factory.router() is None  # cascade + offline: the local stage decides
-    llm = ModelFactory(settings.model_copy(update={"router": settings.router.model_copy(update={"mode": "llm"})}),
-                       cards, HandoffGraph.build(cards, settings.graph))
+    llm = ModelFactory(
+        settings.model_copy(update={"router": settings.router.model_copy(update={"mode": "llm"})}),
+        cards,
+        HandoffGraph.build(cards, settings.graph),
+    )
     assert llm.router() is not None

@@ -22,9 +22,14 @@ from tests.provider_wire import ANTHROPIC, COMPAT, OPENAI, SECRET, WIRES, Wire, 
 pytestmark = pytest.mark.anyio
 
 QUESTION = "Is 17*23 = 391 for my batch-size maths, and how do I autoscale the inference pods?"
-ROUTE = {"abstain": False, "reason": "a maths part and an infrastructure part", "targets": [
-    {"agent": "data-ai", "confidence": 0.9, "sub_question": "Is 17*23 = 391 for my batch-size maths?"},
-    {"agent": "cloud-infra", "confidence": 0.8, "sub_question": "How do I autoscale the inference pods?"}]}
+ROUTE = {
+    "abstain": False,
+    "reason": "a maths part and an infrastructure part",
+    "targets": [
+        {"agent": "data-ai", "confidence": 0.9, "sub_question": "Is 17*23 = 391 for my batch-size maths?"},
+        {"agent": "cloud-infra", "confidence": 0.8, "sub_question": "How do I autoscale the inference pods?"},
+    ],
+}
 
 
 def team_handler(wire: Wire) -> Any:
@@ -36,18 +41,27 @@ def team_handler(wire: Wire) -> Any:
         if "You route a developer's question" in system:
             return httpx.Response(200, json=wire.tool_call("final_result", ROUTE, "call_route"))
         if "synthesiser of crossroads" in system:
-            return httpx.Response(200, json=wire.text("Merged: the claim holds; use an HPA.", input_tokens=300,
-                                                      output_tokens=30))
+            return httpx.Response(
+                200, json=wire.text("Merged: the claim holds; use an HPA.", input_tokens=300, output_tokens=30)
+            )
         if "Data & AI Specialist" in system:
             results = wire.tool_results(body)
             if not results:
-                return httpx.Response(200, json=wire.tool_call("check_math", {"claim": "17*23 = 391"}, "call_m1",
-                                                               input_tokens=1200, output_tokens=25))
-            return httpx.Response(200, json=wire.text(f"The sandbox says: {results[0]}", input_tokens=1300,
-                                                      cache_read=1000, cache_write=0))
+                return httpx.Response(
+                    200,
+                    json=wire.tool_call(
+                        "check_math", {"claim": "17*23 = 391"}, "call_m1", input_tokens=1200, output_tokens=25
+                    ),
+                )
+            return httpx.Response(
+                200,
+                json=wire.text(f"The sandbox says: {results[0]}", input_tokens=1300, cache_read=1000, cache_write=0),
+            )
         if "Cloud & Infrastructure Specialist" in system:
-            return httpx.Response(200, json=wire.text("Use a HorizontalPodAutoscaler on GPU utilisation.",
-                                                      input_tokens=1100, cache_write=900))
+            return httpx.Response(
+                200,
+                json=wire.text("Use a HorizontalPodAutoscaler on GPU utilisation.", input_tokens=1100, cache_write=900),
+            )
         raise AssertionError(f"unexpected request: {system[:80]!r}")
 
     return handle
@@ -55,14 +69,17 @@ def team_handler(wire: Wire) -> Any:
 
 def configure(wire: Wire, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> Any:
     monkeypatch.setenv(wire.key_env or "OPENAI_COMPATIBLE_API_KEY", SECRET)
-    return load_settings(model=wire.spec, base_url=wire.base_url, trace_db="off",
-                         router={"mode": "llm"}, **extra)
+    return load_settings(model=wire.spec, base_url=wire.base_url, trace_db="off", router={"mode": "llm"}, **extra)
 
 
 @pytest.mark.parametrize("wire", WIRES, ids=[w.name for w in WIRES])
-async def test_multi_specialist_ask_on_each_provider(wire: Wire, monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any,
-                                                     caplog: pytest.LogCaptureFixture,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+async def test_multi_specialist_ask_on_each_provider(
+    wire: Wire,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_toolbox: Any,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     caplog.set_level(logging.DEBUG)
     router = respx.MockRouter(assert_all_mocked=True)
     route = router.post(wire.url).mock(side_effect=team_handler(wire))
@@ -76,7 +93,8 @@ async def test_multi_specialist_ask_on_each_provider(wire: Wire, monkeypatch: py
     assert result.route.targets[1].sub_question == "How do I autoscale the inference pods?"
     assert result.answer == "Merged: the claim holds; use an HPA."
     assert [(c.agent, c.name, c.arguments) for c in result.tool_calls] == [
-        ("data-ai", "check_math", {"claim": "17*23 = 391"})]
+        ("data-ai", "check_math", {"claim": "17*23 = 391"})
+    ]
     assert fake_toolbox.calls == [("check_math", "17*23 = 391")]
     assert route.call_count == 5  # router, data-ai x2 (tool turn, answer), cloud-infra, synthesiser
 
@@ -114,8 +132,9 @@ async def test_multi_specialist_ask_on_each_provider(wire: Wire, monkeypatch: py
         assert result.usage.cache_read_tokens == 1000
 
 
-async def test_anthropic_request_carries_prompt_caching_and_max_tokens(monkeypatch: pytest.MonkeyPatch,
-                                                                       fake_toolbox: Any) -> None:
+async def test_anthropic_request_carries_prompt_caching_and_max_tokens(
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     router = respx.MockRouter(assert_all_mocked=True)
     route = router.post(ANTHROPIC.url).mock(return_value=httpx.Response(200, json=ANTHROPIC.text("ok")))
     settings = configure(ANTHROPIC, monkeypatch)
@@ -132,7 +151,8 @@ async def test_anthropic_request_carries_prompt_caching_and_max_tokens(monkeypat
 
 
 async def test_openai_compatible_sends_no_strict_schemas_and_responses_api_for_openai(
-        monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> None:
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     router = respx.MockRouter(assert_all_mocked=True)
     chat = router.post(COMPAT.url).mock(return_value=httpx.Response(200, json=COMPAT.text("ok")))
     settings = configure(COMPAT, monkeypatch)
@@ -143,8 +163,9 @@ async def test_openai_compatible_sends_no_strict_schemas_and_responses_api_for_o
     assert all(not t["function"].get("strict") for t in body["tools"])
 
 
-async def test_openai_compatible_without_key_never_sends_the_openai_key(monkeypatch: pytest.MonkeyPatch,
-                                                                         fake_toolbox: Any) -> None:
+async def test_openai_compatible_without_key_never_sends_the_openai_key(
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)  # set for OpenAI itself, must not reach a local server
     router = respx.MockRouter(assert_all_mocked=True)
     chat = router.post(COMPAT.url).mock(return_value=httpx.Response(200, json=COMPAT.text("ok")))
@@ -154,11 +175,17 @@ async def test_openai_compatible_without_key_never_sends_the_openai_key(monkeypa
     assert SECRET not in chat.calls[0].request.headers["authorization"]
 
 
-@pytest.mark.parametrize(("spec", "variable"), [("anthropic:claude-sonnet-4-6", "ANTHROPIC_API_KEY"),
-                                                ("openai:gpt-5", "OPENAI_API_KEY"),
-                                                ("openai-chat:gpt-4.1", "OPENAI_API_KEY")])
-def test_missing_key_is_a_config_error_at_startup_naming_the_variable(spec: str, variable: str,
-                                                                       fake_toolbox: Any) -> None:
+@pytest.mark.parametrize(
+    ("spec", "variable"),
+    [
+        ("anthropic:claude-sonnet-4-6", "ANTHROPIC_API_KEY"),
+        ("openai:gpt-5", "OPENAI_API_KEY"),
+        ("openai-chat:gpt-4.1", "OPENAI_API_KEY"),
+    ],
+)
+def test_missing_key_is_a_config_error_at_startup_naming_the_variable(
+    spec: str, variable: str, fake_toolbox: Any
+) -> None:
     with pytest.raises(ConfigError, match=variable):
         Orchestrator(load_settings(model=spec, trace_db="off"), toolbox=fake_toolbox)
 

@@ -27,8 +27,12 @@ class StubLocal:
     def decide(self, question: str) -> RouteDecision:
         self.calls += 1
         best = max(self.scores, key=self.scores.__getitem__)
-        return RouteDecision(targets=[RouteTarget(agent=best, confidence=self.scores[best], sub_question=question)],
-                             stage="local", reason="stub", scores=self.scores)
+        return RouteDecision(
+            targets=[RouteTarget(agent=best, confidence=self.scores[best], sub_question=question)],
+            stage="local",
+            reason="stub",
+            scores=self.scores,
+        )
 
 
 def scripted(outputs: list[dict[str, Any]]) -> tuple[FunctionModel, list[int]]:
@@ -43,9 +47,14 @@ def scripted(outputs: list[dict[str, Any]]) -> tuple[FunctionModel, list[int]]:
     return FunctionModel(fn), calls
 
 
-TWO = {"targets": [{"agent": "data-ai", "confidence": 0.9, "sub_question": "the model part"},
-                   {"agent": "cloud-infra", "confidence": 0.6, "sub_question": "the cluster part"}],
-       "abstain": False, "reason": "two domains"}
+TWO = {
+    "targets": [
+        {"agent": "data-ai", "confidence": 0.9, "sub_question": "the model part"},
+        {"agent": "cloud-infra", "confidence": 0.6, "sub_question": "the cluster part"},
+    ],
+    "abstain": False,
+    "reason": "two domains",
+}
 
 
 @pytest.mark.anyio
@@ -53,8 +62,10 @@ async def test_llm_router_returns_structured_targets() -> None:
     model, _ = scripted([TWO])
     decision = await LLMRouter(load_cards(), RouterSettings(), model).route("question")
     assert decision.stage == "llm"
-    assert [(t.agent, t.sub_question) for t in decision.targets] == [("data-ai", "the model part"),
-                                                                     ("cloud-infra", "the cluster part")]
+    assert [(t.agent, t.sub_question) for t in decision.targets] == [
+        ("data-ai", "the model part"),
+        ("cloud-infra", "the cluster part"),
+    ]
     assert decision.reason == "LLM router: two domains"
 
 
@@ -66,8 +77,9 @@ async def test_llm_router_retries_unknown_agents_and_abstains() -> None:
     assert calls[0] == 2 and decision.abstain and decision.targets == []
 
 
-def cascade(scores: dict[str, float], mode: str = "cascade", outputs: list[dict[str, Any]] | None = None
-            ) -> tuple[CascadeRouter, StubLocal, list[int]]:
+def cascade(
+    scores: dict[str, float], mode: str = "cascade", outputs: list[dict[str, Any]] | None = None
+) -> tuple[CascadeRouter, StubLocal, list[int]]:
     settings = RouterSettings(mode=mode, cascade_confidence=0.55, cascade_margin=0.08)  # type: ignore[arg-type]
     model, calls = scripted(outputs or [TWO])
     local = StubLocal(scores)
@@ -83,8 +95,13 @@ async def test_cascade_stays_local_when_confident() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("scores", "why"), [({"data-ai": 0.4, "cloud-infra": 0.1}, "best local confidence"),
-                                             ({"data-ai": 0.8, "cloud-infra": 0.75}, "top-two margin")])
+@pytest.mark.parametrize(
+    ("scores", "why"),
+    [
+        ({"data-ai": 0.4, "cloud-infra": 0.1}, "best local confidence"),
+        ({"data-ai": 0.8, "cloud-infra": 0.75}, "top-two margin"),
+    ],
+)
 async def test_cascade_escalates_when_unsure(scores: dict[str, float], why: str) -> None:
     router, _, calls = cascade(scores)
     decision = await router.route("q")
@@ -106,13 +123,19 @@ async def test_cascade_keeps_the_local_decision_when_the_llm_fails() -> None:
         raise RuntimeError("provider down")
 
     settings = RouterSettings()
-    router = CascadeRouter(StubLocal({"core-dev": 0.4}), LLMRouter(load_cards(), settings, FunctionModel(boom)),  # type: ignore[arg-type]
-                           settings)
+    router = CascadeRouter(
+        StubLocal({"core-dev": 0.4}),
+        LLMRouter(load_cards(), settings, FunctionModel(boom)),  # type: ignore[arg-type]
+        settings,
+    )
     decision = await router.route("q")
     assert decision.stage == "local" and decision.primary == "core-dev"
     assert "LLM router failed" in decision.reason
-    llm_only = CascadeRouter(StubLocal({"core-dev": 0.4}), LLMRouter(load_cards(), settings, FunctionModel(boom)),  # type: ignore[arg-type]
-                             RouterSettings(mode="llm"))
+    llm_only = CascadeRouter(
+        StubLocal({"core-dev": 0.4}),
+        LLMRouter(load_cards(), settings, FunctionModel(boom)),  # type: ignore[arg-type]
+        RouterSettings(mode="llm"),
+    )
     with pytest.raises(ProviderError):
         await llm_only.route("q")
 

@@ -64,8 +64,17 @@ def test_eval_json_has_the_issue_keys(run, labelled: Path) -> None:  # type: ign
     result = run("eval", str(labelled), "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert {"primary_accuracy", "exact_set_accuracy", "micro_f1", "macro_f1", "abstain_precision",
-            "abstain_recall", "latency_p50_ms", "latency_p99_ms", "n"} <= set(report)
+    assert {
+        "primary_accuracy",
+        "exact_set_accuracy",
+        "micro_f1",
+        "macro_f1",
+        "abstain_precision",
+        "abstain_recall",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "n",
+    } <= set(report)
     assert report["n"] == 3 and report["primary_accuracy"] == 1.0 and report["abstain_recall"] == 1.0
 
 
@@ -77,8 +86,11 @@ def test_eval_human_prints_tables(run, labelled: Path) -> None:  # type: ignore[
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "no such file"), ('{"question": "q", "labels": []}\n{oops\n', ":2: not valid JSON"),
-     ('{"question": "q", "labels": ["astrology"]}\n', ":1: unknown label")],
+    [
+        (None, "no such file"),
+        ('{"question": "q", "labels": []}\n{oops\n', ":2: not valid JSON"),
+        ('{"question": "q", "labels": ["astrology"]}\n', ":1: unknown label"),
+    ],
 )
 def test_eval_bad_input_exits_2(run, tmp_path: Path, content: str | None, message: str) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "in.jsonl"
@@ -130,7 +142,6 @@ def test_route_command_process_never_loads_pydantic_ai(tmp_path: Path) -> None:
         "print('LOADED' if any(m.split('.')[0] == 'pydantic_ai' for m in sys.modules) else 'CLEAN')\n"
     )
     env = {"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert proc.stdout.strip().endswith("CLEAN"), proc.stdout + proc.stderr
     assert '"cloud-infra"' in proc.stdout

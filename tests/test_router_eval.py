@@ -42,9 +42,17 @@ def test_metrics_on_a_tiny_file() -> None:
     assert rep.abstain_recall == pytest.approx(0.5)
     assert rep.confusion == {"a": {"a": 2}, "b": {"a": 1}, OFF_TOPIC: {ABSTAIN: 1, "b": 1}}
     assert rep.latency_p50_ms == 3 and rep.latency_p99_ms == 100
-    assert set(rep.model_dump()) >= {"primary_accuracy", "exact_set_accuracy", "micro_f1", "macro_f1",
-                                     "abstain_precision", "abstain_recall", "latency_p50_ms",
-                                     "latency_p99_ms", "n"}
+    assert set(rep.model_dump()) >= {
+        "primary_accuracy",
+        "exact_set_accuracy",
+        "micro_f1",
+        "macro_f1",
+        "abstain_precision",
+        "abstain_recall",
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "n",
+    }
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -54,10 +62,20 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 def test_fit_improves_or_keeps_the_objective_and_respects_abstain_recall() -> None:
-    examples = [Example("q", ("a",)), Example("q", ("a", "b")), Example("q", ("b",)), Example("q", ()),
-                Example("q", ())]
-    scores = [{"a": 0.8, "b": 0.1}, {"a": 0.7, "b": 0.55}, {"a": 0.2, "b": 0.6}, {"a": 0.35, "b": 0.1},
-              {"a": 0.1, "b": 0.2}]
+    examples = [
+        Example("q", ("a",)),
+        Example("q", ("a", "b")),
+        Example("q", ("b",)),
+        Example("q", ()),
+        Example("q", ()),
+    ]
+    scores = [
+        {"a": 0.8, "b": 0.1},
+        {"a": 0.7, "b": 0.55},
+        {"a": 0.2, "b": 0.6},
+        {"a": 0.35, "b": 0.1},
+        {"a": 0.1, "b": 0.2},
+    ]
     current = Rule(0.3, 0.05)
     result = fit_rule(examples, scores, current, min_abstain_recall=1.0)
     assert result.objective_after >= result.objective_before

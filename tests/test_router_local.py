@@ -25,8 +25,10 @@ def router() -> LocalRouter:
         ("My PyTorch model overfits after 3 epochs, how do I add dropout and early stopping?", "data-ai"),
         ("Rust: cannot borrow `x` as mutable because it is also borrowed as immutable", "language"),
         ("How should we store user passwords: bcrypt, scrypt or argon2?", "architecture-security"),
-        ("How do I write unit tests for a service class with many dependencies? Should I mock the repository?",
-         "core-dev"),
+        (
+            "How do I write unit tests for a service class with many dependencies? Should I mock the repository?",
+            "core-dev",
+        ),
     ],
 )
 def test_clear_questions_go_to_their_specialist(router: LocalRouter, question: str, agent: str) -> None:
@@ -39,8 +41,11 @@ def test_clear_questions_go_to_their_specialist(router: LocalRouter, question: s
 
 @pytest.mark.parametrize(
     "question",
-    ["What is a good recipe for banana bread?", "How do I get red wine stains out of a carpet?",
-     "Who won the football world cup in 1998?"],
+    [
+        "What is a good recipe for banana bread?",
+        "How do I get red wine stains out of a carpet?",
+        "Who won the football world cup in 1998?",
+    ],
 )
 def test_off_topic_questions_abstain(router: LocalRouter, question: str) -> None:
     decision = router.decide(question)
@@ -49,12 +54,13 @@ def test_off_topic_questions_abstain(router: LocalRouter, question: str) -> None
 
 
 def test_multi_domain_question_gets_one_sub_question_per_specialist(router: LocalRouter) -> None:
-    question = ("Our Terraform apply keeps recreating the EKS node group and the Helm release on every run. "
-                "Separately, how do I detect data drift in the features of our fraud detection model?")
+    question = (
+        "Our Terraform apply keeps recreating the EKS node group and the Helm release on every run. "
+        "Separately, how do I detect data drift in the features of our fraud detection model?"
+    )
     wide = RouterSettings(margin=0.6)
     decision = LocalRouter(router.model, wide).decide(question)
-    assert decision.agents[:2] == ["cloud-infra", "data-ai"] or set(decision.agents[:2]) == {"cloud-infra",
-                                                                                           "data-ai"}
+    assert decision.agents[:2] == ["cloud-infra", "data-ai"] or set(decision.agents[:2]) == {"cloud-infra", "data-ai"}
     subs = {t.agent: t.sub_question for t in decision.targets}
     assert "Terraform" in subs["cloud-infra"] and "drift" not in subs["cloud-infra"]
     assert "drift" in subs["data-ai"] and "Terraform" not in subs["data-ai"]
@@ -104,7 +110,8 @@ def test_user_card_without_examples_receives_its_questions(tmp_path: Path) -> No
 def test_user_examples_beside_cards_are_learnt(tmp_path: Path) -> None:
     (tmp_path / "music-theory.md").write_text(MUSIC_CARD, encoding="utf-8")
     (tmp_path / "music.jsonl").write_text(
-        '{"question": "what makes a progression sound jazzy", "labels": ["music-theory"]}\n', encoding="utf-8")
+        '{"question": "what makes a progression sound jazzy", "labels": ["music-theory"]}\n', encoding="utf-8"
+    )
     cards = load_cards([tmp_path])
     with_file = build_local(cards, RouterSettings(), cache_dir=None)
     assert "jazzy" in with_file.model.idf
@@ -145,7 +152,7 @@ def test_local_routing_is_fast(router: LocalRouter) -> None:
 
 def test_a_question_with_code_is_not_gated_as_off_topic(router: LocalRouter) -> None:
     prose = "What does this print, and why?"
-    code = prose + '\n```\nzork = frob(42)\nprint(zork)\n```'
+    code = prose + "\n```\nzork = frob(42)\nprint(zork)\n```"
     assert router.decide(code).targets  # a fenced block marks a technical question, even in unknown words
     scores, off = router.model.assess(code)
     assert off == 0.0 and max(scores.values()) > 0

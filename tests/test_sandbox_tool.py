@@ -27,9 +27,7 @@ def toolbox() -> Iterator[Toolbox]:
 async def test_active_tier_is_bwrap(toolbox: Toolbox) -> None:
     assert toolbox.tier == "bwrap"
     result = await toolbox.run_python("print('hello')")
-    assert result == PythonResult(
-        ok=True, stdout="hello\n", exit_code=0, duration_ms=result.duration_ms, tier="bwrap"
-    )
+    assert result == PythonResult(ok=True, stdout="hello\n", exit_code=0, duration_ms=result.duration_ms, tier="bwrap")
 
 
 async def test_exception_is_a_clear_error_without_runner_frames(toolbox: Toolbox) -> None:
@@ -89,8 +87,9 @@ async def test_pooled_sandbox_has_preloads_and_cold_one_does_not(toolbox: Toolbo
 
 
 async def test_concurrent_calls_get_distinct_uids(toolbox: Toolbox) -> None:
-    results = await asyncio.gather(*(toolbox.run_python("import os, time; time.sleep(0.3); print(os.getuid())")
-                                     for _ in range(4)))
+    results = await asyncio.gather(
+        *(toolbox.run_python("import os, time; time.sleep(0.3); print(os.getuid())") for _ in range(4))
+    )
     uids = [int(last_line(r)) for r in results]
     assert all(r.ok for r in results) and len(set(uids)) == 4 and min(uids) >= 61000
 

@@ -22,19 +22,35 @@ from crossroads.testing.scenario import Assertion
 
 def _result() -> AskResult:
     return AskResult(
-        trace_id="t", question="q", answer='Use an HPA. {"ok": 1} Verified: FALSE',
-        route=RouteDecision(targets=[RouteTarget(agent="cloud-infra", confidence=0.9, sub_question="q"),
-                                     RouteTarget(agent="data-ai", confidence=0.4, sub_question="q")]),
+        trace_id="t",
+        question="q",
+        answer='Use an HPA. {"ok": 1} Verified: FALSE',
+        route=RouteDecision(
+            targets=[
+                RouteTarget(agent="cloud-infra", confidence=0.9, sub_question="q"),
+                RouteTarget(agent="data-ai", confidence=0.4, sub_question="q"),
+            ]
+        ),
         handoff_path=["router", "cloud-infra", "core-dev", "data-ai"],
-        handoffs=[HandoffRecord(source="cloud-infra", target="core-dev", hop=1),
-                  HandoffRecord(source="cloud-infra", target="language", hop=1, accepted=False,
-                                note="not a neighbour")],
-        tool_calls=[ToolCallRecord(agent="cloud-infra", name="check_math", arguments={"claim": "2**10 = 1000"},
-                                   result={"verified": False, "kind": "equality"}),
-                    ToolCallRecord(agent="data-ai", name="run_python", arguments={"code": "print(1)"},
-                                   result={"ok": True, "stdout": "1\n"})],
+        handoffs=[
+            HandoffRecord(source="cloud-infra", target="core-dev", hop=1),
+            HandoffRecord(source="cloud-infra", target="language", hop=1, accepted=False, note="not a neighbour"),
+        ],
+        tool_calls=[
+            ToolCallRecord(
+                agent="cloud-infra",
+                name="check_math",
+                arguments={"claim": "2**10 = 1000"},
+                result={"verified": False, "kind": "equality"},
+            ),
+            ToolCallRecord(
+                agent="data-ai", name="run_python", arguments={"code": "print(1)"}, result={"ok": True, "stdout": "1\n"}
+            ),
+        ],
         model_requests=[ModelRequestRecord(agent="cloud-infra", model="offline", input_tokens=100, output_tokens=20)],
-        usage=Usage(requests=3, input_tokens=100, output_tokens=20), duration_ms=120.0)
+        usage=Usage(requests=3, input_tokens=100, output_tokens=20),
+        duration_ms=120.0,
+    )
 
 
 async def _run(spec: dict[str, Any], obs: Observation | None = None) -> Any:
@@ -58,32 +74,78 @@ CASES: list[tuple[dict[str, Any], dict[str, Any], str]] = [
     ({"type": "max-requests", "threshold": 3}, {"type": "max-requests", "threshold": 2}, "3 model requests"),
     ({"type": "tokens", "value": {"total": 200}}, {"type": "tokens", "value": {"input": 50}}, "over: input"),
     ({"type": "cost", "threshold": 0.0}, {"type": "not-cost", "threshold": 1.0}, "cost <= $1"),
-    ({"type": "trajectory:tool-used", "value": "check_math"}, {"type": "trajectory:tool-used", "value": "run_sql"},
-     "missing: run_sql"),
-    ({"type": "trajectory:tool-used", "value": ["check_math", "run_python", "handoff"]},
-     {"type": "not-trajectory:tool-used", "value": ["run_sql", "run_python"]}, "NOT"),
-    ({"type": "trajectory:tool-used", "value": {"name": "handoff", "min": 2, "max": 2}},
-     {"type": "trajectory:tool-used", "value": {"name": "check_math", "min": 2}}, "1 times"),
-    ({"type": "trajectory:tool-args-match", "value": {"name": "check_math", "args": {"claim": "2**10 = 1000"}}},
-     {"type": "trajectory:tool-args-match", "value": {"name": "check_math", "args": {"claim": "1+1 = 2"}}},
-     "2**10 = 1000"),
-    ({"type": "trajectory:tool-args-match", "value": {"name": "run_python", "args": {"code": "print(1)"},
-                                                      "mode": "exact"}},
-     {"type": "trajectory:tool-args-match", "value": {"name": "run_sql", "args": {}}}, "no run_sql calls"),
-    ({"type": "trajectory:tool-result-match", "value": {"name": "check_math", "result": {"verified": False}}},
-     {"type": "trajectory:tool-result-match", "value": {"name": "check_math", "result": {"verified": True}}},
-     '"verified": false'),
-    ({"type": "trajectory:tool-sequence", "value": ["check_math", "handoff"]},
-     {"type": "trajectory:tool-sequence", "value": {"steps": ["run_python"], "mode": "exact"}}, "exact"),
-    ({"type": "route", "value": {"includes": ["cloud-infra"], "primary": "cloud-infra", "min_confidence": 0.8,
-                                 "excludes": ["language"], "exactly": ["data-ai", "cloud-infra"], "abstain": False}},
-     {"type": "route", "value": {"primary": "data-ai"}}, "primary 'data-ai', got 'cloud-infra'"),
+    (
+        {"type": "trajectory:tool-used", "value": "check_math"},
+        {"type": "trajectory:tool-used", "value": "run_sql"},
+        "missing: run_sql",
+    ),
+    (
+        {"type": "trajectory:tool-used", "value": ["check_math", "run_python", "handoff"]},
+        {"type": "not-trajectory:tool-used", "value": ["run_sql", "run_python"]},
+        "NOT",
+    ),
+    (
+        {"type": "trajectory:tool-used", "value": {"name": "handoff", "min": 2, "max": 2}},
+        {"type": "trajectory:tool-used", "value": {"name": "check_math", "min": 2}},
+        "1 times",
+    ),
+    (
+        {"type": "trajectory:tool-args-match", "value": {"name": "check_math", "args": {"claim": "2**10 = 1000"}}},
+        {"type": "trajectory:tool-args-match", "value": {"name": "check_math", "args": {"claim": "1+1 = 2"}}},
+        "2**10 = 1000",
+    ),
+    (
+        {
+            "type": "trajectory:tool-args-match",
+            "value": {"name": "run_python", "args": {"code": "print(1)"}, "mode": "exact"},
+        },
+        {"type": "trajectory:tool-args-match", "value": {"name": "run_sql", "args": {}}},
+        "no run_sql calls",
+    ),
+    (
+        {"type": "trajectory:tool-result-match", "value": {"name": "check_math", "result": {"verified": False}}},
+        {"type": "trajectory:tool-result-match", "value": {"name": "check_math", "result": {"verified": True}}},
+        '"verified": false',
+    ),
+    (
+        {"type": "trajectory:tool-sequence", "value": ["check_math", "handoff"]},
+        {"type": "trajectory:tool-sequence", "value": {"steps": ["run_python"], "mode": "exact"}},
+        "exact",
+    ),
+    (
+        {
+            "type": "route",
+            "value": {
+                "includes": ["cloud-infra"],
+                "primary": "cloud-infra",
+                "min_confidence": 0.8,
+                "excludes": ["language"],
+                "exactly": ["data-ai", "cloud-infra"],
+                "abstain": False,
+            },
+        },
+        {"type": "route", "value": {"primary": "data-ai"}},
+        "primary 'data-ai', got 'cloud-infra'",
+    ),
     ({"type": "route", "value": "data-ai"}, {"type": "route", "value": {"abstain": True}}, "abstain True"),
-    ({"type": "handoff-path", "value": ["cloud-infra", "core-dev", "data-ai"]},
-     {"type": "handoff-path", "value": ["router", "cloud-infra"]}, '"path": ["router", "cloud-infra", "core-dev"'),
-    ({"type": "handoff-path", "value": {"contains": ["core-dev"], "edges": ["cloud-infra -> core-dev"],
-                                        "max_hops": 1, "in_order": ["cloud-infra", "data-ai"]}},
-     {"type": "handoff-path", "value": {"edges": ["cloud-infra->language"]}}, "not taken"),
+    (
+        {"type": "handoff-path", "value": ["cloud-infra", "core-dev", "data-ai"]},
+        {"type": "handoff-path", "value": ["router", "cloud-infra"]},
+        '"path": ["router", "cloud-infra", "core-dev"',
+    ),
+    (
+        {
+            "type": "handoff-path",
+            "value": {
+                "contains": ["core-dev"],
+                "edges": ["cloud-infra -> core-dev"],
+                "max_hops": 1,
+                "in_order": ["cloud-infra", "data-ai"],
+            },
+        },
+        {"type": "handoff-path", "value": {"edges": ["cloud-infra->language"]}},
+        "not taken",
+    ),
     ({"type": "status", "value": "ok"}, {"type": "status", "value": "out_of_scope"}, "status 'out_of_scope'"),
     ({"type": "not-error"}, {"type": "error", "value": "max_hops"}, "the ask succeeded"),
     ({"type": "is-json", "value": None}, {"type": "is-json"}, "not JSON"),
@@ -92,8 +154,9 @@ CASES: list[tuple[dict[str, Any], dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("good", "bad", "fragment"), CASES, ids=[c[0]["type"] + str(i) for i, c in enumerate(CASES)])
 @pytest.mark.anyio
-async def test_assertion_passes_and_fails_with_expected_vs_actual(good: dict[str, Any], bad: dict[str, Any],
-                                                                  fragment: str) -> None:
+async def test_assertion_passes_and_fails_with_expected_vs_actual(
+    good: dict[str, Any], bad: dict[str, Any], fragment: str
+) -> None:
     obs = Observation(question="q", result=_result())
     if good["type"] == "is-json":
         obs.result.answer = '```json\n{"a": [1, 2]}\n```'
@@ -135,8 +198,11 @@ async def test_llm_rubric_is_skipped_without_a_judge_and_graded_with_one() -> No
     assert skipped.skipped and "no judge model is configured" in skipped.message
 
     async def judge(question: str, answer: str, rubric: str) -> Grade:
-        return Grade(reason="mentions it" if "HPA" in answer else "does not", score=0.9 if "HPA" in answer else 0.1,
-                     passed="HPA" in answer)
+        return Grade(
+            reason="mentions it" if "HPA" in answer else "does not",
+            score=0.9 if "HPA" in answer else 0.1,
+            passed="HPA" in answer,
+        )
 
     obs = Observation(question="q", result=_result(), judge=judge)
     assert (await _run({"type": "llm-rubric", "value": "mentions HPA", "threshold": 0.8}, obs)).passed

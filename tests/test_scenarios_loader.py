@@ -49,23 +49,53 @@ def test_good_file_merges_defaults_and_resolves_paths(tmp_path: Path) -> None:
     assert [s.id for s in select(scenarios, tags=["food"])] == ["oos-cooking"]
 
 
-@pytest.mark.parametrize(("body", "scenario", "field", "words"), [
-    ("tests:\n  - id: a\n    question: q\n    assert: [{type: contians, value: x}]\n", "a", "assert[0]",
-     "unknown assertion type 'contians'"),
-    ("tests:\n  - id: b\n    question: q\n    assert: [{type: route, value: {primry: x}}]\n", "b", "assert[0]",
-     "unknown key 'primry'"),
-    ("tests:\n  - id: c\n    assert: [{type: contains, value: x}]\n", "c", "question", "exactly one of question"),
-    ("tests:\n  - id: d\n    question: q\n    config: {limits: {max_request: 1}}\n    assert: [{type: not-error}]\n",
-     "d", "config.limits.max_request", "unknown field"),
-    ("tests:\n  - id: e\n    question: q\n    qestion: q\n    assert: [{type: not-error}]\n", "e", "qestion",
-     "unknown field"),
-    ("tests:\n  - id: f\n    question: q\n    assert: [{type: regex, value: '(unclosed'}]\n", "f", "assert[0]",
-     "invalid pattern"),
-    ("tests:\n  - id: g\n    question: q\n    assert: []\n", "g", "assert", "at least 1"),
-    ("tests:\n  - id: h\n    question: q\n    assert: [{type: latency}]\n", "h", "assert[0]", "needs a 'threshold'"),
-])
-def test_malformed_scenario_names_file_scenario_and_field(tmp_path: Path, body: str, scenario: str, field: str,
-                                                          words: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "scenario", "field", "words"),
+    [
+        (
+            "tests:\n  - id: a\n    question: q\n    assert: [{type: contians, value: x}]\n",
+            "a",
+            "assert[0]",
+            "unknown assertion type 'contians'",
+        ),
+        (
+            "tests:\n  - id: b\n    question: q\n    assert: [{type: route, value: {primry: x}}]\n",
+            "b",
+            "assert[0]",
+            "unknown key 'primry'",
+        ),
+        ("tests:\n  - id: c\n    assert: [{type: contains, value: x}]\n", "c", "question", "exactly one of question"),
+        (
+            "tests:\n  - id: d\n    question: q\n"
+            "    config: {limits: {max_request: 1}}\n    assert: [{type: not-error}]\n",
+            "d",
+            "config.limits.max_request",
+            "unknown field",
+        ),
+        (
+            "tests:\n  - id: e\n    question: q\n    qestion: q\n    assert: [{type: not-error}]\n",
+            "e",
+            "qestion",
+            "unknown field",
+        ),
+        (
+            "tests:\n  - id: f\n    question: q\n    assert: [{type: regex, value: '(unclosed'}]\n",
+            "f",
+            "assert[0]",
+            "invalid pattern",
+        ),
+        ("tests:\n  - id: g\n    question: q\n    assert: []\n", "g", "assert", "at least 1"),
+        (
+            "tests:\n  - id: h\n    question: q\n    assert: [{type: latency}]\n",
+            "h",
+            "assert[0]",
+            "needs a 'threshold'",
+        ),
+    ],
+)
+def test_malformed_scenario_names_file_scenario_and_field(
+    tmp_path: Path, body: str, scenario: str, field: str, words: str
+) -> None:
     path = _write(tmp_path, "bad.yaml", body)
     scenarios, errors = load_file(path)
     assert scenarios == []
@@ -80,8 +110,9 @@ def test_file_level_errors(tmp_path: Path) -> None:
     assert "not valid YAML (line" in str(err)
     (err,) = load_file(_write(tmp_path, "b.yaml", "tests: []\n"))[1]
     assert err.field == "tests"
-    (err,) = load_file(_write(tmp_path, "c.yaml", "tests: [{id: x, question: q, assert: [{type: not-error}]}]\n"
-                                                  "prompts: []\n"))[1]
+    (err,) = load_file(
+        _write(tmp_path, "c.yaml", "tests: [{id: x, question: q, assert: [{type: not-error}]}]\nprompts: []\n")
+    )[1]
     assert err.field == "prompts" and "unknown top-level key" in str(err)
 
 
@@ -107,8 +138,9 @@ def test_cli_malformed_file_exits_2_and_other_files_still_run(tmp_path: Path) ->
     _register_all()
     _write(tmp_path, "good.yaml", GOOD)
     (tmp_path / "cards").mkdir()
-    bad = _write(tmp_path, "bad.yaml",
-                 "tests:\n  - id: broken\n    question: q\n    assert: [{type: route, value: 3}]\n")
+    bad = _write(
+        tmp_path, "bad.yaml", "tests:\n  - id: broken\n    question: q\n    assert: [{type: route, value: 3}]\n"
+    )
     report = tmp_path / "report.json"
     result = CliRunner().invoke(app, ["test", str(tmp_path), "--json", str(report)])
     assert result.exit_code == 2, result.output

@@ -68,8 +68,7 @@ tests:
     props = {p.get("name"): p.get("value") for p in by_name["passes"].iter("property")}
     assert props["route"] == "abstain" and props["handoff_path"] == "router"
     summary = json_report(report)["summary"]
-    assert summary == {"total": 8, "passed": 4, "failed": 1, "error": 1, "skipped": 1, "load_errors": 1,
-                       "exit_code": 2}
+    assert summary == {"total": 8, "passed": 4, "failed": 1, "error": 1, "skipped": 1, "load_errors": 1, "exit_code": 2}
 
 
 def _copy_replay(tmp_path: Path) -> Path:
@@ -83,8 +82,10 @@ async def test_replay_serves_cassettes_offline(tmp_path: Path) -> None:
     path = _copy_replay(tmp_path)
     report = await _run([path], "replay-cloud-text or replay-llm-router", mode="replay")
     assert [(o.id, o.status, o.replayed) for o in report.outcomes] == [
-        ("replay-cloud-text", "passed", True), ("replay-llm-router", "passed", True),
-        ("replay-llm-router-two-specialists", "passed", True)]
+        ("replay-cloud-text", "passed", True),
+        ("replay-llm-router", "passed", True),
+        ("replay-llm-router-two-specialists", "passed", True),
+    ]
     for cassette in (tmp_path / "replay.cassettes").glob("*.json"):
         text = cassette.read_text()
         assert "bearer" not in text.lower() and "sk-recording" not in text and "api_key" not in text
@@ -93,14 +94,21 @@ async def test_replay_serves_cassettes_offline(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_replay_fails_closed_on_a_changed_request(tmp_path: Path) -> None:
     path = _copy_replay(tmp_path)
-    path.write_text(path.read_text().replace("Kubernetes HorizontalPodAutoscaler for a deployment?",
-                                             "Kubernetes HorizontalPodAutoscaler for a StatefulSet?"))
+    path.write_text(
+        path.read_text().replace(
+            "Kubernetes HorizontalPodAutoscaler for a deployment?",
+            "Kubernetes HorizontalPodAutoscaler for a StatefulSet?",
+        )
+    )
     report = await _run([path], "replay-cloud-text", mode="replay")
     (outcome,) = report.outcomes
     assert outcome.status == "error" and report.exit_code == 1
     assert "scenario 'replay-cloud-text'" in outcome.message
-    assert re.search(r"first difference .* at messages\[0\]\.parts\[0\]\.content: recorded \".*for a deployment\?\", "
-                     r"now \".*for a StatefulSet\?\"", outcome.message), outcome.message
+    assert re.search(
+        r"first difference .* at messages\[0\]\.parts\[0\]\.content: recorded \".*for a deployment\?\", "
+        r"now \".*for a StatefulSet\?\"",
+        outcome.message,
+    ), outcome.message
 
 
 @pytest.mark.anyio
@@ -118,8 +126,9 @@ def _break_cloud_card(cards: Path) -> None:
     card = cards / "cloud-infra.md"
     k8s = re.compile(r"kubernetes|\bk8s\b|\bhpa\b|keda|autoscal|helm", re.IGNORECASE)
     _, front, body = card.read_text().split("---\n", 2)
-    front = "\n".join(line for line in front.splitlines()
-                      if not (line.startswith("  - ") and k8s.search(line))).replace(" and Kubernetes", "")
+    front = "\n".join(
+        line for line in front.splitlines() if not (line.startswith("  - ") and k8s.search(line))
+    ).replace(" and Kubernetes", "")
     body = re.sub(r"\n## Containers and Kubernetes Orchestration\n.*?(?=\n## )", "\n", body, flags=re.DOTALL)
     body = "\n".join(line for line in body.splitlines() if not k8s.search(line))
     card.write_text(f"---\n{front}\n---\n{body}\n")
@@ -139,7 +148,7 @@ async def test_breaking_the_cloud_card_fails_its_scenarios_readably(tmp_path: Pa
     by_id = {o.id: o for o in broken.outcomes}
     assert by_id["cloud-k8s-autoscaling"].status == "failed"
     message = by_id["cloud-k8s-autoscaling"].message
-    assert "icontains-all: expected answer containing (any case) all of [\"autoscal\", \"keda\"]; actual " in message
+    assert 'icontains-all: expected answer containing (any case) all of ["autoscal", "keda"]; actual ' in message
     assert "regex: expected answer matching regex 'Sources: .*Kubernetes'; actual '**Cloud & Infrastructure" in message
 
 
@@ -148,14 +157,15 @@ async def test_removing_a_graph_edge_fails_that_edge_scenario(tmp_path: Path) ->
     graph = tmp_path / "graph.yaml"
     lines = PACKAGED_GRAPH.read_text().splitlines()
     graph.write_text("\n".join(line for line in lines if "{from: core-dev, to: language" not in line) + "\n")
-    report = await _run([SCENARIOS / "handoffs.yaml"], "edge-core-to-lang or edge-lang-to-core",
-                        overrides={"graph": str(graph)})
+    report = await _run(
+        [SCENARIOS / "handoffs.yaml"], "edge-core-to-lang or edge-lang-to-core", overrides={"graph": str(graph)}
+    )
     by_id = {o.id: o for o in report.outcomes}
     assert by_id["edge-lang-to-core"].status == "passed"
     failed = by_id["edge-core-to-lang"]
     assert failed.status == "failed"
     assert "edges ['core-dev->language'] not taken" in failed.message
-    assert "actual {\"path\": [\"router\", \"core-dev\"]" in failed.message
+    assert 'actual {"path": ["router", "core-dev"]' in failed.message
 
 
 def test_pytest_collects_scenario_files(tmp_path: Path) -> None:
@@ -165,8 +175,13 @@ def test_pytest_collects_scenario_files(tmp_path: Path) -> None:
     (scenarios / "broken.yaml").write_text("tests:\n  - id: bad\n    question: q\n    assert: [{type: nope}]\n")
     (scenarios / "notes.yaml").write_text("key: value\n")
     (tmp_path / "test_plain.py").write_text("def test_plain():\n    assert True\n")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", str(tmp_path)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rA", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert re.search(r"1 failed, 4 passed", out), out

@@ -43,8 +43,7 @@ def test_ask_stream_sends_typed_events_ending_in_done(http: httpx.Client) -> Non
     with http.stream("POST", "/v1/ask/stream", json={"question": QUESTION}) as response:
         assert response.status_code == 200
         text = response.read().decode()
-    events = [StreamEventAdapter.validate_json(block.split("data: ", 1)[1])
-              for block in text.strip().split("\n\n")]
+    events = [StreamEventAdapter.validate_json(block.split("data: ", 1)[1]) for block in text.strip().split("\n\n")]
     kinds = [e.type for e in events]
     assert kinds[0] == "route" and kinds[-1] == "done" and "text_delta" in kinds
     answer = "".join(e.delta for e in events if e.type == "text_delta")
@@ -94,8 +93,9 @@ def test_failed_ask_is_422_with_trace_id_and_stored(tmp_path) -> None:  # type: 
 
     settings = server_settings(tmp_path).model_copy(update={"timeout": 1e-6})
     with running_service(settings, FakeToolbox()) as (url, orchestrator):
-        response = httpx.post(f"{url}/v1/ask", json={"question": QUESTION},
-                              headers={"Authorization": f"Bearer {API_KEY}"})
+        response = httpx.post(
+            f"{url}/v1/ask", json={"question": QUESTION}, headers={"Authorization": f"Bearer {API_KEY}"}
+        )
         assert response.status_code == 422
         body = response.json()
         assert body["error"]["code"] == "limit_exceeded" and body["error"]["param"] == "timeout"

@@ -26,8 +26,8 @@ def test_models_lists_orchestrator_and_each_specialist(client: openai.OpenAI, se
 
 def test_chat_completion_carries_route_usage_and_trace(client: openai.OpenAI, service) -> None:  # type: ignore[no-untyped-def]
     raw = client.chat.completions.with_raw_response.create(
-        model="crossroads", messages=[{"role": "system", "content": "be brief"},
-                                      {"role": "user", "content": QUESTION}])
+        model="crossroads", messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": QUESTION}]
+    )
     completion = raw.parse()
     assert completion.object == "chat.completion"
     assert completion.choices[0].finish_reason == "stop"
@@ -45,22 +45,29 @@ def test_chat_completion_carries_route_usage_and_trace(client: openai.OpenAI, se
 
 def test_specialist_model_bypasses_routing(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="crossroads/cloud-infra", messages=[{"role": "user", "content": QUESTION}])
+        model="crossroads/cloud-infra", messages=[{"role": "user", "content": QUESTION}]
+    )
     meta = completion.model_extra["crossroads"]
     assert meta["route"] == ["cloud-infra"] and meta["stage"] == "fixed"
 
 
 def test_content_parts_are_accepted(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="crossroads", messages=[{"role": "user", "content": [{"type": "text", "text": QUESTION}]}])
+        model="crossroads", messages=[{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]
+    )
     assert completion.choices[0].message.content
 
 
 def test_streaming_yields_chunks_then_usage_and_done(client: openai.OpenAI) -> None:
     full = client.chat.completions.create(model="crossroads", messages=[{"role": "user", "content": QUESTION}])
-    chunks = list(client.chat.completions.create(
-        model="crossroads", messages=[{"role": "user", "content": QUESTION}], stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="crossroads",
+            messages=[{"role": "user", "content": QUESTION}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[0].choices[0].delta.role == "assistant"
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == full.choices[0].message.content
@@ -74,15 +81,21 @@ def test_streaming_yields_chunks_then_usage_and_done(client: openai.OpenAI) -> N
 
 
 def test_streaming_without_include_usage_has_no_usage_chunk(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="crossroads", messages=[{"role": "user", "content": QUESTION}], stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="crossroads", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
+    )
     assert all(c.choices for c in chunks) and all(c.usage is None for c in chunks)
 
 
 def test_raw_sse_ends_with_done(service) -> None:  # type: ignore[no-untyped-def]
-    with httpx.stream("POST", f"{service[0]}/v1/chat/completions", headers={"Authorization": f"Bearer {API_KEY}"},
-                      json={"model": "crossroads", "stream": True,
-                            "messages": [{"role": "user", "content": QUESTION}]}) as response:
+    with httpx.stream(
+        "POST",
+        f"{service[0]}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        json={"model": "crossroads", "stream": True, "messages": [{"role": "user", "content": QUESTION}]},
+    ) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["x-crossroads-trace-id"]
         events = [line for line in response.iter_lines() if line]
@@ -114,7 +127,8 @@ def test_async_client_streams(service) -> None:  # type: ignore[no-untyped-def]
     async def run() -> str:
         client = openai.AsyncOpenAI(base_url=f"{service[0]}/v1", api_key=API_KEY, max_retries=0)
         stream = await client.chat.completions.create(
-            model="crossroads", messages=[{"role": "user", "content": QUESTION}], stream=True)
+            model="crossroads", messages=[{"role": "user", "content": QUESTION}], stream=True
+        )
         parts = [c.choices[0].delta.content or "" async for c in stream if c.choices]
         await client.close()
         return "".join(parts)

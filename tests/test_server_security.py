@@ -31,8 +31,9 @@ def _auth(key: str = API_KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.mark.parametrize("headers", [{}, _auth("sk-wrong"), {"Authorization": API_KEY},
-                                     {"Authorization": "Basic " + API_KEY}])
+@pytest.mark.parametrize(
+    "headers", [{}, _auth("sk-wrong"), {"Authorization": API_KEY}, {"Authorization": "Basic " + API_KEY}]
+)
 def test_missing_or_wrong_key_is_401(service: tuple[str, Orchestrator], headers: dict[str, str]) -> None:
     response = httpx.post(f"{service[0]}/v1/ask", json={"question": QUESTION}, headers=headers)
     assert response.status_code == 401
@@ -64,9 +65,11 @@ def test_oversized_body_is_413(service: tuple[str, Orchestrator]) -> None:
 
 @pytest.mark.parametrize(("question", "needle"), [("", "empty"), ("   \n", "empty"), ("q" * 500, "limit is 200")])
 def test_empty_or_oversized_question_is_422(service: tuple[str, Orchestrator], question: str, needle: str) -> None:
-    for path, body in [("/v1/ask", {"question": question}), ("/v1/route", {"question": question}),
-                       ("/v1/chat/completions", {"model": "crossroads",
-                                                 "messages": [{"role": "user", "content": question}]})]:
+    for path, body in [
+        ("/v1/ask", {"question": question}),
+        ("/v1/route", {"question": question}),
+        ("/v1/chat/completions", {"model": "crossroads", "messages": [{"role": "user", "content": question}]}),
+    ]:
         response = httpx.post(f"{service[0]}{path}", json=body, headers=_auth())
         assert response.status_code == 422, path
         error = response.json()["error"]
@@ -74,12 +77,18 @@ def test_empty_or_oversized_question_is_422(service: tuple[str, Orchestrator], q
 
 
 def test_malformed_json_is_422_and_schema_errors_400(service: tuple[str, Orchestrator]) -> None:
-    bad = httpx.post(f"{service[0]}/v1/chat/completions", content=b'{"model": "crossroads", "messages": [',
-                     headers={**_auth(), "Content-Type": "application/json"})
+    bad = httpx.post(
+        f"{service[0]}/v1/chat/completions",
+        content=b'{"model": "crossroads", "messages": [',
+        headers={**_auth(), "Content-Type": "application/json"},
+    )
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_json" and set(bad.json()["error"]) == ERROR_KEYS
-    undecodable = httpx.post(f"{service[0]}/v1/ask", content=b'\xff\xfe{"question": "hi"}',
-                             headers={**_auth(), "Content-Type": "application/json"})
+    undecodable = httpx.post(
+        f"{service[0]}/v1/ask",
+        content=b'\xff\xfe{"question": "hi"}',
+        headers={**_auth(), "Content-Type": "application/json"},
+    )
     assert undecodable.status_code == 422 and undecodable.json()["error"]["code"] == "invalid_json"
     missing = httpx.post(f"{service[0]}/v1/chat/completions", json={"model": "crossroads"}, headers=_auth())
     assert missing.status_code == 400
@@ -130,8 +139,9 @@ def test_no_keys_refuses_to_bind_beyond_loopback() -> None:
     assert result.exit_code == 2 and "refusing to bind" in result.stderr
 
 
-def test_keys_never_appear_in_logs_or_traces(tmp_path: Path, capfd: pytest.CaptureFixture[str],
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_never_appear_in_logs_or_traces(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Debug-level JSON logs of the whole service: neither the right nor a wrong key is ever written."""
     import structlog
     from conftest import FakeToolbox
@@ -144,8 +154,11 @@ def test_keys_never_appear_in_logs_or_traces(tmp_path: Path, capfd: pytest.Captu
     try:
         settings = server_settings(tmp_path)
         with running_service(settings, FakeToolbox()) as (url, _):
-            ok = httpx.post(f"{url}/v1/chat/completions", headers=_auth(), json={
-                "model": "crossroads", "messages": [{"role": "user", "content": QUESTION}]})
+            ok = httpx.post(
+                f"{url}/v1/chat/completions",
+                headers=_auth(),
+                json={"model": "crossroads", "messages": [{"role": "user", "content": QUESTION}]},
+            )
             assert ok.status_code == 200
             other = httpx.post(f"{url}/v1/ask", headers=_auth("other-key-1f3a"), json={"question": QUESTION})
             assert other.status_code == 200  # keys from CROSSROADS_API_KEYS are accepted too

@@ -21,6 +21,7 @@ PEOPLE = {
 
 # The CLI tests come first: the CLI starts its own toolbox, so none of this module's may be alive yet.
 
+
 @pytest.fixture(scope="module")
 def cli():  # type: ignore[no-untyped-def]
     import structlog
@@ -118,4 +119,3 @@ async def test_bad_tables_are_rejected_before_running(toolbox: Toolbox) -> None:
 def test_validate_tables_rejects(tables: object) -> None:
     with pytest.raises(InputError):
         validate_tables(tables)
-

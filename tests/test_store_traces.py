@@ -18,8 +18,12 @@ from crossroads.store import TraceStore
 
 
 def _result(i: int) -> AskResult:
-    return AskResult(trace_id=f"{i:032x}", question=f"question {i}", answer=f"answer {i}",
-                     route=RouteDecision(targets=[RouteTarget(agent="core-dev", confidence=0.9, sub_question="q")]))
+    return AskResult(
+        trace_id=f"{i:032x}",
+        question=f"question {i}",
+        answer=f"answer {i}",
+        route=RouteDecision(targets=[RouteTarget(agent="core-dev", confidence=0.9, sub_question="q")]),
+    )
 
 
 def test_store_is_wal_and_round_trips(tmp_path: Path) -> None:
@@ -40,8 +44,9 @@ def test_store_is_wal_and_round_trips(tmp_path: Path) -> None:
 
 def test_concurrent_writers_from_many_threads_lose_nothing(tmp_path: Path) -> None:
     store = TraceStore(tmp_path / "t.db")
-    threads = [threading.Thread(target=lambda k=k: [store.submit(_result(k * 100 + i)) for i in range(50)])
-               for k in range(8)]
+    threads = [
+        threading.Thread(target=lambda k=k: [store.submit(_result(k * 100 + i)) for i in range(50)]) for k in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -60,8 +65,9 @@ def _settings(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-d
 async def test_200_concurrent_asks_are_all_stored(tmp_path: Path, fake_toolbox: object) -> None:
     settings = _settings(tmp_path)
     async with Orchestrator(settings, toolbox=fake_toolbox, trace_store=True) as orch:
-        results = await asyncio.gather(*(orch.ask(f"How do I profile a slow Python loop, case {i}?")
-                                         for i in range(200)))
+        results = await asyncio.gather(
+            *(orch.ask(f"How do I profile a slow Python loop, case {i}?") for i in range(200))
+        )
         store = orch.trace_store
         assert store is not None
     check = TraceStore(settings.trace_db_path())

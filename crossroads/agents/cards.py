@@ -191,8 +191,9 @@ def load_cards(extra_dirs: Iterable[Path | str] = (), *, include_packaged: bool 
                 continue
             card = load_card(file)
             if card.name in seen:
-                raise CardError(str(file), f"duplicate card name '{card.name}' (also in {seen[card.name]})",
-                                field="name")
+                raise CardError(
+                    str(file), f"duplicate card name '{card.name}' (also in {seen[card.name]})", field="name"
+                )
             seen[card.name] = str(file)
             cards[card.name] = card
     if not cards:

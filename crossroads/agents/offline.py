@@ -39,13 +39,18 @@ _MATH_WORDS = frozenset(
 )
 _OPERATOR = re.compile(r"(?<![=<>!~])(==|=|≈|~=|!=|≠|<=|>=|≤|≥|<|>)(?![=>])")
 _CLAIM_VERBS = re.compile(r"\s+(?:is equal to|equals|is approximately|is about|is roughly|equal to)\s+", re.I)
-_CALCULUS = re.compile(r"\b(?:derivative|integral|limit|antiderivative)\s+of\b.+?\b(?:is|equals|=)\s+\S.*",
-                       re.I)
-_STATS = re.compile(r"\b(?:f1|f-1|f1[- ]score|f-score|accuracy|precision|recall|mean|variance|std|"
-                    r"standard deviation|median)\b.*\d.*(?:=|\bis\b|\bequals\b|≈).*\d", re.I)
-_LEAD = re.compile(r"^(?:(?:is it true that|check that|check whether|check if|verify that|verify|confirm that|"
-                   r"can you (?:check|verify|confirm)(?: that| whether)?|also|and|so|i think|i believe|"
-                   r"does|is|my claim:?|claim:?|math:?)\s+)+", re.I)
+_CALCULUS = re.compile(r"\b(?:derivative|integral|limit|antiderivative)\s+of\b.+?\b(?:is|equals|=)\s+\S.*", re.I)
+_STATS = re.compile(
+    r"\b(?:f1|f-1|f1[- ]score|f-score|accuracy|precision|recall|mean|variance|std|"
+    r"standard deviation|median)\b.*\d.*(?:=|\bis\b|\bequals\b|≈).*\d",
+    re.I,
+)
+_LEAD = re.compile(
+    r"^(?:(?:is it true that|check that|check whether|check if|verify that|verify|confirm that|"
+    r"can you (?:check|verify|confirm)(?: that| whether)?|also|and|so|i think|i believe|"
+    r"does|is|my claim:?|claim:?|math:?)\s+)+",
+    re.I,
+)
 _TRAIL = re.compile(r"(?:,?\s*(?:right|correct|true|isn't it|no)\s*)?[?.!]*\s*$", re.I)
 
 
@@ -54,8 +59,11 @@ Scorer = Callable[[str], Mapping[str, float]]
 LEAN_MIN, LEAN_GAP = 0.55, 0.2
 """A clause leans on a neighbour when the neighbour's confidence for it reaches LEAN_MIN and beats the
 specialist's own by LEAN_GAP."""
-_CLAUSE = re.compile(r",\s+(?:and|but|then|also|plus)\s+|;\s+|\s+and\s+(?=(?:which|what|how|where|when|why|"
-                     r"who|should|do|does|can|is|are)\b)", re.I)
+_CLAUSE = re.compile(
+    r",\s+(?:and|but|then|also|plus)\s+|;\s+|\s+and\s+(?=(?:which|what|how|where|when|why|"
+    r"who|should|do|does|can|is|are)\b)",
+    re.I,
+)
 
 
 def clauses(text: str) -> list[str]:
@@ -92,7 +100,7 @@ def _claim_in(sentence: str) -> str | None:
     match = _OPERATOR.search(s)
     if not match:
         return None
-    left, right = _math_tail(s[: match.start()]), _math_head(s[match.end():])
+    left, right = _math_tail(s[: match.start()]), _math_head(s[match.end() :])
     if not left or not right:
         return None
     both = left + right
@@ -175,8 +183,10 @@ class OfflineSpecialist:
 
     @cached_property
     def section_index(self) -> BM25:
-        """Built on first use, so constructing an orchestrator stays cheap. Glossary sections (lists of
-        names) help routing but make poor answers, so they get an empty document here."""
+        """Built on first use, so constructing an orchestrator stays cheap.
+
+        Glossary sections (lists of names) help routing but make poor answers, so they get an empty document here.
+        """
         return BM25(["" if _is_glossary(s.text) else f"{s.heading} {s.heading} {s.text}" for s in self.sections])
 
     def model(self) -> FunctionModel:
@@ -204,9 +214,12 @@ class OfflineSpecialist:
             calls.extend(ToolCallPart("check_math", {"claim": claim}) for claim in math_claims(part))
         if "handoff" in tools:
             for target, text in self.leaning_parts(part, covered).items():
-                calls.append(ToolCallPart("handoff", {
-                    "to": target, "question": text,
-                    "reason": self.neighbours.get(target, "neighbouring domain")}))
+                calls.append(
+                    ToolCallPart(
+                        "handoff",
+                        {"to": target, "question": text, "reason": self.neighbours.get(target, "neighbouring domain")},
+                    )
+                )
         return calls
 
     def leaning_parts(self, part: str, covered: list[str]) -> dict[str, str]:
@@ -228,8 +241,10 @@ class OfflineSpecialist:
         ranked = self.section_index.top(query, 3)
         lines = [f"**{self.card.display_name}**"]
         if not ranked:
-            lines.append(f"My knowledge covers: {'; '.join(self.card.capabilities[:6])}. The question does not"
-                         " match any section of it closely, so here is where I would start:")
+            lines.append(
+                f"My knowledge covers: {'; '.join(self.card.capabilities[:6])}. The question does not"
+                " match any section of it closely, so here is where I would start:"
+            )
             ranked = [(0, 0.0)] if self.sections else []
         for i, _ in ranked:
             section = self.sections[i]
@@ -297,8 +312,10 @@ def describe_tool_return(ret: ToolReturnPart) -> str:
             return f"Ran the code in the sandbox ({content.get('tier')}): it succeeded. Output:\n```\n{out[:1500]}\n```"
         if content.get("timed_out"):
             seconds = content.get("duration_ms", 0) / 1000
-            why = (f"it timed out: it did not finish within the time limit and was stopped after {seconds:.1f} s"
-                   " (an endless loop or a long computation)")
+            why = (
+                f"it timed out: it did not finish within the time limit and was stopped after {seconds:.1f} s"
+                " (an endless loop or a long computation)"
+            )
         else:
             detail = (content.get("error") or content.get("stderr") or "no error output").strip()[:1500]
             why = f"it failed:\n```\n{detail}\n```"

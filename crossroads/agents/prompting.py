@@ -1,5 +1,8 @@
-"""The text crossroads sends to models: specialist instructions built from cards, and the prompts of a
-specialist turn and of synthesis. One place, so every model (offline or real) sees the same shapes."""
+"""The text crossroads sends to models.
+
+Specialist instructions built from cards, and the prompts of a specialist turn and of synthesis. One
+place, so every model (offline or real) sees the same shapes.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +43,11 @@ def specialist_instructions(card: AgentCard, neighbours: dict[str, str]) -> str:
 
 
 def specialist_prompt(part: str, question: str, covered: list[str] | tuple[str, ...] = ()) -> str:
-    """The user turn a specialist receives: its part, the whole question when that differs, and which
-    specialists already cover the rest (so it does not hand work back to them)."""
+    """The user turn a specialist receives.
+
+    Its part, the whole question when that differs, and which specialists already cover the rest (so it
+    does not hand work back to them).
+    """
     extra = []
     if part.strip() != question.strip():
         extra.append(CONTEXT_LINE + question.strip())
@@ -75,6 +81,8 @@ SYNTHESIS_INSTRUCTIONS = (
 
 @dataclass(frozen=True)
 class SpecialistOutput:
+    """One specialist's answer as the synthesiser receives it."""
+
     agent: str
     title: str
     answer: str

@@ -1,5 +1,6 @@
-"""The specialists of one orchestrator: one pydantic-ai `Agent` per card, handoffs along graph edges,
-and synthesis of several answers into one.
+"""The specialists of one orchestrator.
+
+One pydantic-ai `Agent` per card, handoffs along graph edges, and synthesis of several answers into one.
 
 A handoff is a tool call: the specialist asks a neighbour (and only a neighbour) to answer part of the
 question, inside the same run budget. Along one branch no agent is visited twice, agents already
@@ -67,12 +68,13 @@ async def check_math(ctx: RunContext[RunDeps], claim: str) -> MathResult:
 
     Args:
         claim: The claim, written as `left = right` (or a relation such as `<`).
-    """
+    """  # noqa: D205 - models read this docstring as the tool's description; keep it as recorded
     return await ctx.deps.team.toolbox.check_math(claim)
 
 
-async def run_sql(ctx: RunContext[RunDeps], query: str, tables: dict[str, list[dict[str, Any]]] | None = None
-                  ) -> SqlResult:
+async def run_sql(
+    ctx: RunContext[RunDeps], query: str, tables: dict[str, list[dict[str, Any]]] | None = None
+) -> SqlResult:
     """Run SQL against an empty in-memory database, optionally creating small tables first.
 
     Args:
@@ -99,16 +101,20 @@ async def handoff(ctx: RunContext[RunDeps], to: str, question: str, reason: str 
 class Team:
     """Builds the agents once; runs specialists, handoffs and synthesis for each ask."""
 
-    def __init__(self, cards: Mapping[str, AgentCard], graph: HandoffGraph, models: ModelFactory,
-                 toolbox: Any, *, max_hops: int) -> None:
+    def __init__(
+        self, cards: Mapping[str, AgentCard], graph: HandoffGraph, models: ModelFactory, toolbox: Any, *, max_hops: int
+    ) -> None:
         self.cards = dict(cards)
         self.graph = graph
         self.toolbox = toolbox
         self.max_hops = max_hops
         hooks = trace_hooks()
         # One Tool per function for the whole team: building a tool's JSON schema is the costly part.
-        shared = {name: Tool(fn, takes_ctx=True) for name, fn in TOOLS.items()
-                  if any(name in c.tools for c in self.cards.values())}
+        shared = {
+            name: Tool(fn, takes_ctx=True)
+            for name, fn in TOOLS.items()
+            if any(name in c.tools for c in self.cards.values())
+        }
         handoff_tool = Tool(handoff, takes_ctx=True)
         self.agents: dict[str, Agent[RunDeps, str]] = {}
         for name, card in self.cards.items():
@@ -117,21 +123,31 @@ class Team:
             if neighbours:
                 listing = "; ".join(f"{n}: {r}" for n, r in neighbours.items())
                 offer = copy.copy(handoff_tool)  # same schema, a description naming this agent's neighbours
-                offer.description = ("Hand part of the question to a neighbouring specialist and get its answer"
-                                     f" back. Allowed neighbours: {listing}.")
+                offer.description = (
+                    "Hand part of the question to a neighbouring specialist and get its answer"
+                    f" back. Allowed neighbours: {listing}."
+                )
                 tools.append(offer)
             self.agents[name] = Agent(
-                models.specialist(name), name=name, deps_type=RunDeps, output_type=str,
-                instructions=specialist_instructions(card, neighbours), tools=tools,
+                models.specialist(name),
+                name=name,
+                deps_type=RunDeps,
+                output_type=str,
+                instructions=specialist_instructions(card, neighbours),
+                tools=tools,
                 capabilities=[hooks, *models.capabilities(name)],
                 retries=2,
             )
         self.synthesizer: Agent[RunDeps, str] = Agent(
-            models.synthesizer(), name="synthesizer", deps_type=RunDeps, output_type=str,
-            instructions=SYNTHESIS_INSTRUCTIONS, capabilities=[hooks, *models.capabilities("synthesizer")])
+            models.synthesizer(),
+            name="synthesizer",
+            deps_type=RunDeps,
+            output_type=str,
+            instructions=SYNTHESIS_INSTRUCTIONS,
+            capabilities=[hooks, *models.capabilities("synthesizer")],
+        )
 
-    async def run_specialist(self, agent: str, part: str, deps: RunDeps, usage: RunUsage,
-                             limits: UsageLimits) -> str:
+    async def run_specialist(self, agent: str, part: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits) -> str:
         prompt = specialist_prompt(part, deps.question, deps.covered)
         result = await self.agents[agent].run(prompt, deps=deps, usage=usage, usage_limits=limits)
         return result.output
@@ -148,32 +164,52 @@ class Team:
         elif to in deps.claimed:
             refusal = f"'{to}' is already answering another part of this question in parallel"
         if refusal:
-            deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop,
-                                                 accepted=False, note=refusal))
+            deps.trace.add_handoff(
+                HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop, accepted=False, note=refusal)
+            )
             return {"agent": to, "answer": f"handoff refused: {refusal}. Answer this part yourself."}
         if hop > self.max_hops:
-            deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop,
-                                                 accepted=False, note="hop limit"))
-            raise LimitExceeded("max_hops", f"handoff {deps.agent} -> {to} would be hop {hop}; the limit is "
-                                f"{self.max_hops}")
+            deps.trace.add_handoff(
+                HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop, accepted=False, note="hop limit")
+            )
+            raise LimitExceeded(
+                "max_hops", f"handoff {deps.agent} -> {to} would be hop {hop}; the limit is {self.max_hops}"
+            )
         deps.trace.add_handoff(HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop))
         deps.visited.append(to)
         deps.claimed.add(to)
-        child = RunDeps(agent=to, trace=deps.trace, team=self, question=deps.question, visited=deps.visited,
-                        covered=deps.covered, claimed=deps.claimed, hops=hop)
+        child = RunDeps(
+            agent=to,
+            trace=deps.trace,
+            team=self,
+            question=deps.question,
+            visited=deps.visited,
+            covered=deps.covered,
+            claimed=deps.claimed,
+            hops=hop,
+        )
         answer = await self.run_specialist(to, question, child, ctx.usage, ctx.usage_limits)
         return {"agent": to, "answer": answer}
 
-    async def synthesize(self, question: str, outputs: list[SpecialistOutput], deps: RunDeps, usage: RunUsage,
-                         limits: UsageLimits) -> str:
-        result = await self.synthesizer.run(synthesis_prompt(question, outputs), deps=deps, usage=usage,
-                                            usage_limits=limits)
+    async def synthesize(
+        self, question: str, outputs: list[SpecialistOutput], deps: RunDeps, usage: RunUsage, limits: UsageLimits
+    ) -> str:
+        result = await self.synthesizer.run(
+            synthesis_prompt(question, outputs), deps=deps, usage=usage, usage_limits=limits
+        )
         return result.output
 
 
-def new_branch(agent: str, trace: Trace, team: Team, question: str, covered: list[str],
-               claimed: set[str] | None = None) -> RunDeps:
+def new_branch(
+    agent: str, trace: Trace, team: Team, question: str, covered: list[str], claimed: set[str] | None = None
+) -> RunDeps:
     """Deps of one routed specialist. Pass the same `claimed` set to every branch of an ask."""
-    return RunDeps(agent=agent, trace=trace, team=team, question=question, visited=[ROUTER, agent],
-                   covered=[c for c in covered if c != agent],
-                   claimed=claimed if claimed is not None else set(covered))
+    return RunDeps(
+        agent=agent,
+        trace=trace,
+        team=team,
+        question=question,
+        visited=[ROUTER, agent],
+        covered=[c for c in covered if c != agent],
+        claimed=claimed if claimed is not None else set(covered),
+    )

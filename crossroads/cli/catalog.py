@@ -13,6 +13,8 @@ from crossroads.cli.common import settings_from_flags
 
 
 class GraphFormat(StrEnum):
+    """Output formats of `crossroads graph`."""
+
     table = "table"
     mermaid = "mermaid"
     dot = "dot"
@@ -34,16 +36,29 @@ def _load(config, cards, graph):  # type: ignore[no-untyped-def]
 
 
 @guarded
-def agents(json_out: JsonOpt = False, cards: CardsOpt = None, config: ConfigOpt = None,
-           graph: GraphOpt = None) -> None:
+def agents(json_out: JsonOpt = False, cards: CardsOpt = None, config: ConfigOpt = None, graph: GraphOpt = None) -> None:
     """List the specialists: name, description, tools and neighbours."""
     from rich.table import Table
 
     loaded, g = _load(config, cards, graph)
     if json_out:
-        print(json.dumps([{"name": c.name, "title": c.display_name, "description": c.description,
-                           "tools": list(c.tools), "model": c.model, "capabilities": list(c.capabilities),
-                           "handoffs": g.neighbours(c.name), "path": c.path} for c in loaded.values()]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": c.name,
+                        "title": c.display_name,
+                        "description": c.description,
+                        "tools": list(c.tools),
+                        "model": c.model,
+                        "capabilities": list(c.capabilities),
+                        "handoffs": g.neighbours(c.name),
+                        "path": c.path,
+                    }
+                    for c in loaded.values()
+                ]
+            )
+        )
         return
     table = Table(title="Specialists")
     for col in ("name", "description", "tools", "hands off to"):
@@ -58,7 +73,9 @@ def graph_cmd(
     fmt: Annotated[
         GraphFormat, typer.Option("--format", "-f", help="table | mermaid | dot | json")
     ] = GraphFormat.table,
-    cards: CardsOpt = None, config: ConfigOpt = None, graph: GraphOpt = None,
+    cards: CardsOpt = None,
+    config: ConfigOpt = None,
+    graph: GraphOpt = None,
 ) -> None:
     """Show the handoff graph, or export it as Mermaid or Graphviz DOT."""
     from rich.table import Table

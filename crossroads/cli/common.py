@@ -10,8 +10,9 @@ from crossroads.config import Settings, load_settings
 from crossroads.logs import configure_logging
 
 
-def settings_from_flags(config: Path | None = None, cards: list[Path] | None = None, graph: Path | None = None,
-                        **flags: Any) -> Settings:
+def settings_from_flags(
+    config: Path | None = None, cards: list[Path] | None = None, graph: Path | None = None, **flags: Any
+) -> Settings:
     """Settings with the flags the user actually gave on top; configures logging from them."""
     overrides: dict[str, Any] = {**log_overrides(), **flags, "graph": graph}
     if cards:

@@ -27,8 +27,10 @@ async def ask_with_progress(orchestrator: Orchestrator, question: str, agent: st
         async for event in orchestrator.stream(question, agent=agent):
             if event.type == "route":
                 d = event.decision
-                note(f"route ({d.stage}): " + (", ".join(f"{t.agent} {t.confidence:.2f}" for t in d.targets)
-                                               or "no specialist fits"))
+                note(
+                    f"route ({d.stage}): "
+                    + (", ".join(f"{t.agent} {t.confidence:.2f}" for t in d.targets) or "no specialist fits")
+                )
             elif event.type == "specialist_started":
                 status.update(f"{event.agent} is answering…")
             elif event.type == "tool_called":

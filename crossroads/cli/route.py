@@ -45,8 +45,9 @@ Lines of FILE.jsonl: {"question": "...", "labels": ["data-ai", ...]} (an empty l
 MODES = ("local", "llm", "cascade")
 
 
-def _setup(config: Path | None, cards_dirs: list[Path] | None, mode: str | None
-           ) -> tuple[Settings, dict[str, AgentCard], CascadeRouter]:
+def _setup(
+    config: Path | None, cards_dirs: list[Path] | None, mode: str | None
+) -> tuple[Settings, dict[str, AgentCard], CascadeRouter]:
     from crossroads.agents.cards import load_cards
     from crossroads.config import load_settings
     from crossroads.router.cascade import build_router
@@ -60,11 +61,13 @@ def _setup(config: Path | None, cards_dirs: list[Path] | None, mode: str | None
     router_spec = settings.models.get("router") or settings.model
     factory = None
     if router_spec != "offline":
+
         def factory() -> Any:
             from crossroads.graph import HandoffGraph
             from crossroads.providers import ModelFactory
 
             return ModelFactory(settings, cards, HandoffGraph.build(cards, settings.graph)).router()
+
     return settings, cards, build_router(cards, settings.router, llm_model_factory=factory)
 
 
@@ -95,8 +98,18 @@ def _print_report(report: EvalReport, path: Path, as_json: bool) -> None:
     from rich.table import Table
 
     head = Table("metric", "value", title=f"{path} ({report.n} questions)")
-    for key in ("primary_accuracy", "exact_set_accuracy", "micro_precision", "micro_recall", "micro_f1",
-                "macro_precision", "macro_recall", "macro_f1", "abstain_precision", "abstain_recall"):
+    for key in (
+        "primary_accuracy",
+        "exact_set_accuracy",
+        "micro_precision",
+        "micro_recall",
+        "micro_f1",
+        "macro_precision",
+        "macro_recall",
+        "macro_f1",
+        "abstain_precision",
+        "abstain_recall",
+    ):
         head.add_row(key.replace("_", " "), f"{getattr(report, key):.3f}")
     head.add_row("latency p50 / p99", f"{report.latency_p50_ms:.3f} / {report.latency_p99_ms:.3f} ms")
     if report.stages:
@@ -104,8 +117,7 @@ def _print_report(report: EvalReport, path: Path, as_json: bool) -> None:
     out.print(head)
     agents = Table("agent", "precision", "recall", "f1", "support", "predicted", title="per agent")
     for name, s in report.per_agent.items():
-        agents.add_row(name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support),
-                       str(s.predicted))
+        agents.add_row(name, f"{s.precision:.3f}", f"{s.recall:.3f}", f"{s.f1:.3f}", str(s.support), str(s.predicted))
     out.print(agents)
     cols = sorted({c for row in report.confusion.values() for c in row})
     matrix = Table("first label \\ primary target", *cols, title="confusion of primary targets")
@@ -115,8 +127,7 @@ def _print_report(report: EvalReport, path: Path, as_json: bool) -> None:
     out.print(matrix)
 
 
-def _eval(file: Path, config: Path | None, cards_dirs: list[Path] | None, mode: str | None,
-          as_json: bool) -> None:
+def _eval(file: Path, config: Path | None, cards_dirs: list[Path] | None, mode: str | None, as_json: bool) -> None:
     from crossroads.router.evaluate import evaluate
     from crossroads.router.examples import load_examples
 
@@ -127,8 +138,14 @@ def _eval(file: Path, config: Path | None, cards_dirs: list[Path] | None, mode: 
     _print_report(asyncio.run(evaluate(router, examples, cards)), file, as_json)
 
 
-def _fit(file: Path, config: Path | None, cards_dirs: list[Path] | None, write: bool,
-         min_abstain_recall: float, as_json: bool) -> None:
+def _fit(
+    file: Path,
+    config: Path | None,
+    cards_dirs: list[Path] | None,
+    write: bool,
+    min_abstain_recall: float,
+    as_json: bool,
+) -> None:
     from crossroads.config.settings import default_config_file
     from crossroads.router.decision import Rule
     from crossroads.router.examples import load_examples
@@ -140,16 +157,26 @@ def _fit(file: Path, config: Path | None, cards_dirs: list[Path] | None, write: 
         raise InputError(f"{file}: no examples")
     assessed = [router.local.model.assess(ex.question) for ex in examples]
     s = settings.router
-    result = fit_rule(examples, [conf for conf, _ in assessed],
-                      Rule(s.threshold, s.margin, s.max_targets, s.off_topic_abstain),
-                      min_abstain_recall=min_abstain_recall, off_topic=[off for _, off in assessed])
+    result = fit_rule(
+        examples,
+        [conf for conf, _ in assessed],
+        Rule(s.threshold, s.margin, s.max_targets, s.off_topic_abstain),
+        min_abstain_recall=min_abstain_recall,
+        off_topic=[off for _, off in assessed],
+    )
     target = Path(config) if config else default_config_file()
     if as_json:
-        out.print_json(json.dumps({
-            "before": result.before.headline(), "after": result.after.headline(),
-            "threshold": result.rule.threshold, "margin": result.rule.margin,
-            "written": str(target) if write else None,
-        }))
+        out.print_json(
+            json.dumps(
+                {
+                    "before": result.before.headline(),
+                    "after": result.after.headline(),
+                    "threshold": result.rule.threshold,
+                    "margin": result.rule.margin,
+                    "written": str(target) if write else None,
+                }
+            )
+        )
     else:
         from rich.table import Table
 
@@ -159,8 +186,9 @@ def _fit(file: Path, config: Path | None, cards_dirs: list[Path] | None, write: 
         for key, before in result.before.headline().items():
             if key != "n":
                 table.add_row(key.replace("_", " "), f"{before:.3f}", f"{getattr(result.after, key):.3f}")
-        table.add_row("objective (micro F1 + primary)", f"{result.objective_before:.3f}",
-                      f"{result.objective_after:.3f}")
+        table.add_row(
+            "objective (micro F1 + primary)", f"{result.objective_before:.3f}", f"{result.objective_after:.3f}"
+        )
         out.print(table)
     if write:
         write_rule(target, result.rule)
@@ -174,18 +202,20 @@ def register(app: typer.Typer) -> None:
     @app.command("route", help=HELP)
     @guarded
     def route(
-        args: Annotated[list[str], typer.Argument(help="QUESTION, or: eval FILE, or: fit FILE, or: build.",
-                                                  show_default=False)],
+        args: Annotated[
+            list[str], typer.Argument(help="QUESTION, or: eval FILE, or: fit FILE, or: build.", show_default=False)
+        ],
         as_json: JsonOpt = False,
         cards: CardsOpt = None,
         config: ConfigOpt = None,
-        mode: Annotated[str | None, typer.Option("--mode", help="local | llm | cascade (overrides "
-                                                 "router.mode).")] = None,
-        write: Annotated[bool, typer.Option("--write", help="fit: write the values to the config file.")]
-        = False,
-        min_abstain_recall: Annotated[float, typer.Option(
-            "--min-abstain-recall", min=0, max=1, help="fit: abstain recall the fitted values must keep.")]
-        = 0.8,
+        mode: Annotated[
+            str | None, typer.Option("--mode", help="local | llm | cascade (overrides router.mode).")
+        ] = None,
+        write: Annotated[bool, typer.Option("--write", help="fit: write the values to the config file.")] = False,
+        min_abstain_recall: Annotated[
+            float,
+            typer.Option("--min-abstain-recall", min=0, max=1, help="fit: abstain recall the fitted values must keep."),
+        ] = 0.8,
     ) -> None:
         if args == ["build"]:
             from crossroads.router.cascade import build_packaged_model

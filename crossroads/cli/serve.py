@@ -52,18 +52,25 @@ def serve(
     bind_port = settings.server.port if port is None else port
     n = workers or settings.server.workers
     if not accepted_keys(settings) and not is_loopback(bind):
-        raise ConfigError(f"refusing to bind to {bind} without API keys: set CROSSROADS_API_KEYS (or server.api_keys)"
-                          " or bind to 127.0.0.1")
-    err.print(f"crossroads serving on http://{bind}:{bind_port} (docs /docs, MCP /mcp, {n} worker(s))",
-              highlight=False)
+        raise ConfigError(
+            f"refusing to bind to {bind} without API keys: set CROSSROADS_API_KEYS (or server.api_keys)"
+            " or bind to 127.0.0.1"
+        )
+    err.print(f"crossroads serving on http://{bind}:{bind_port} (docs /docs, MCP /mcp, {n} worker(s))", highlight=False)
     common: dict[str, Any] = {"host": bind, "port": bind_port, "log_level": "warning", "access_log": False}
     if n == 1:
         uvicorn.run(create_app(settings, host=bind), **common)
         return
-    overrides = {"config_file": str(config) if config else None, "bind_host": bind, "model": model,
-                 "trace_db": trace_db, "log_format": settings.log_format, "log_level": settings.log_level,
-                 "graph": str(settings.graph) if settings.graph else None,
-                 "cards": [str(c) for c in settings.cards] if cards else None}
+    overrides = {
+        "config_file": str(config) if config else None,
+        "bind_host": bind,
+        "model": model,
+        "trace_db": trace_db,
+        "log_format": settings.log_format,
+        "log_level": settings.log_level,
+        "graph": str(settings.graph) if settings.graph else None,
+        "cards": [str(c) for c in settings.cards] if cards else None,
+    }
     os.environ[SERVE_OVERRIDES_ENV] = json.dumps({k: v for k, v in overrides.items() if v is not None})
     uvicorn.run("crossroads.server.app:app_from_env", factory=True, workers=n, **common)
 

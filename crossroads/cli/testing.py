@@ -21,24 +21,30 @@ def register(app: typer.Typer) -> None:
 
 @guarded
 def test(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Scenario files or directories (default: scenarios/).")]
-    = None,
-    keyword: Annotated[str | None, typer.Option("-k", help="Select by id/file/description/tag substrings, "
-                                                "with and/or/not (like pytest -k).")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only scenarios with this tag (repeatable).")]
-    = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Scenario files or directories (default: scenarios/).")
+    ] = None,
+    keyword: Annotated[
+        str | None,
+        typer.Option("-k", help="Select by id/file/description/tag substrings, with and/or/not (like pytest -k)."),
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Only scenarios with this tag (repeatable).")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-n", min=1, max=64,
-                                             help="Scenarios run at the same time.")] = 4,
-    record: Annotated[bool, typer.Option("--record", help="Call the real providers and (re)write cassettes.")]
-    = False,
-    replay: Annotated[bool, typer.Option("--replay", help="Serve every real-model request from cassettes; "
-                                         "a missing recording fails (default: replay when a cassette exists).")]
-    = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-n", min=1, max=64, help="Scenarios run at the same time.")
+    ] = 4,
+    record: Annotated[bool, typer.Option("--record", help="Call the real providers and (re)write cassettes.")] = False,
+    replay: Annotated[
+        bool,
+        typer.Option(
+            "--replay",
+            help="Serve every real-model request from cassettes; "
+            "a missing recording fails (default: replay when a cassette exists).",
+        ),
+    ] = False,
     live: Annotated[bool, typer.Option("--live", help="Ignore cassettes and call the real providers.")] = False,
-    judge: Annotated[str | None, typer.Option("--judge", help="Model spec grading llm-rubric assertions.")]
-    = None,
+    judge: Annotated[str | None, typer.Option("--judge", help="Model spec grading llm-rubric assertions.")] = None,
     config: ConfigOpt = None,
     list_only: Annotated[bool, typer.Option("--list", help="List the selected scenarios and exit.")] = False,
 ) -> None:
@@ -86,8 +92,15 @@ async def _run(scenarios: list[Scenario], options: RunOptions) -> list[ScenarioO
 
     from crossroads.testing.runner import ScenarioRunner
 
-    with Progress(TextColumn("[bold]scenarios"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=err, transient=True) as progress:
+    with Progress(
+        TextColumn("[bold]scenarios"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task("", total=len(scenarios))
 
         def done(outcome: ScenarioOutcome) -> None:

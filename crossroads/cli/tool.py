@@ -22,13 +22,9 @@ if TYPE_CHECKING:
 
     from crossroads.tools.toolbox import Toolbox
 
-tool_app = typer.Typer(
-    name="tool", help="Run a sandboxed tool and print its result as JSON.", no_args_is_help=True
-)
+tool_app = typer.Typer(name="tool", help="Run a sandboxed tool and print its result as JSON.", no_args_is_help=True)
 
-TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", min=0.01, max=300, help="Wall-clock limit in seconds.")
-]
+TimeoutOpt = Annotated[float | None, typer.Option("--timeout", min=0.01, max=300, help="Wall-clock limit in seconds.")]
 
 
 def _read_source(file: Path | None) -> str:

@@ -29,7 +29,7 @@ def _open(config: Any) -> TraceStore:
     settings = settings_from_flags(config)
     path = settings.trace_db_path()
     if path is None:
-        raise ConfigError("the trace store is off (trace_db = \"off\"); nothing is stored")
+        raise ConfigError('the trace store is off (trace_db = "off"); nothing is stored')
     if not path.exists():
         raise ConfigError(f"no trace store at {path} yet: nothing has been asked with it on")
     return TraceStore(path)
@@ -57,8 +57,15 @@ def traces(
         table.add_column(col, overflow="fold")
     for r in rows:
         status = r.status if r.status == "ok" else f"[red]{r.status}[/]"
-        table.add_row(r.trace_id[:12], r.started_at.strftime("%Y-%m-%d %H:%M:%S"), status,
-                      ", ".join(r.route) or "-", f"{r.duration_ms:.0f}", str(r.total_tokens), r.question[:60])
+        table.add_row(
+            r.trace_id[:12],
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            status,
+            ", ".join(r.route) or "-",
+            f"{r.duration_ms:.0f}",
+            str(r.total_tokens),
+            r.question[:60],
+        )
     out.print(table)
 
 
@@ -91,8 +98,10 @@ def trace_tree(result: AskResult) -> Tree:
 
     u = result.usage
     status = "[green]ok[/]" if result.status == "ok" else f"[red]{result.status}[/]"
-    root = Tree(f"[bold]trace[/] {result.trace_id} {status} {result.duration_ms:.0f} ms, "
-                f"{u.requests} model requests, tokens {u.input_tokens} in / {u.output_tokens} out")
+    root = Tree(
+        f"[bold]trace[/] {result.trace_id} {status} {result.duration_ms:.0f} ms, "
+        f"{u.requests} model requests, tokens {u.input_tokens} in / {u.output_tokens} out"
+    )
     root.add(f"question: {escape(result.question[:200])}")
     if result.error:
         root.add(f"[red]error: {escape(result.error)}[/]")
@@ -100,8 +109,10 @@ def trace_tree(result: AskResult) -> Tree:
     if route.abstain or not route.targets:
         node = root.add(f"route ({route.stage}, {route.duration_ms:.0f} ms): abstained {escape(route.reason)}")
     else:
-        node = root.add(f"route ({route.stage}, {route.duration_ms:.0f} ms): "
-                        + ", ".join(f"{t.agent} {t.confidence:.2f}" for t in route.targets))
+        node = root.add(
+            f"route ({route.stage}, {route.duration_ms:.0f} ms): "
+            + ", ".join(f"{t.agent} {t.confidence:.2f}" for t in route.targets)
+        )
     shown: set[str] = set()
     for branch in result.specialists:
         state = f" [red]{escape(branch.error)}[/]" if branch.error else ""
@@ -109,8 +120,9 @@ def trace_tree(result: AskResult) -> Tree:
         for agent in branch.path[1:] or [branch.agent]:
             if agent not in shown:
                 shown.add(agent)
-                _agent_node(spec if agent == branch.agent else spec.add(f"handoff target [bold]{agent}[/]"),
-                            agent, result)
+                _agent_node(
+                    spec if agent == branch.agent else spec.add(f"handoff target [bold]{agent}[/]"), agent, result
+                )
     for agent in sorted({r.agent for r in result.model_requests} | {c.agent for c in result.tool_calls}):
         if agent not in shown:  # the synthesiser, or agents of a branch that failed before it was recorded
             _agent_node(node.add(f"[bold]{agent}[/]"), agent, result)
@@ -132,5 +144,7 @@ def _agent_node(node: Tree, agent: str, result: AskResult) -> None:
     for req in result.model_requests:
         if req.agent == agent:
             retries = f", {len(req.attempts)} failed attempts" if req.attempts else ""
-            node.add(f"model request {req.model} {req.duration_ms:.0f} ms, "
-                     f"tokens {req.input_tokens} in / {req.output_tokens} out{retries}")
+            node.add(
+                f"model request {req.model} {req.duration_ms:.0f} ms, "
+                f"tokens {req.input_tokens} in / {req.output_tokens} out{retries}"
+            )

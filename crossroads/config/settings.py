@@ -27,6 +27,8 @@ class _Section(BaseModel):
 
 
 class LimitsSettings(_Section):
+    """Per-ask limits: model requests, tokens, handoff hops and question length."""
+
     max_requests: int = Field(60, ge=1)
     max_tokens: int = Field(400_000, ge=1)
     max_hops: int = Field(3, ge=0)
@@ -34,6 +36,8 @@ class LimitsSettings(_Section):
 
 
 class RouterSettings(_Section):
+    """How the router decides: mode, thresholds and the cascade's escalation cut."""
+
     mode: Literal["local", "llm", "cascade"] = "cascade"
     threshold: float = Field(0.45, ge=0, le=1)
     margin: float = Field(0.65, ge=0, le=1)
@@ -49,6 +53,8 @@ class RouterSettings(_Section):
 
 
 class SandboxSettings(_Section):
+    """Limits of every snippet run in the sandbox, and the size of the warm pool."""
+
     timeout: float = Field(5.0, gt=0, le=300)
     memory_mb: int = Field(512, ge=64)
     pool_size: int = Field(2, ge=0, le=16)

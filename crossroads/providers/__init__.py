@@ -1,5 +1,7 @@
-"""Model providers: which model serves each role, the shared HTTP client, and per-request retries and
-fallback. `ModelFactory` is the entry point; the orchestrator builds one per instance."""
+"""Model providers: which model serves each role, the shared HTTP client, and per-request retries and fallback.
+
+`ModelFactory` is the entry point; the orchestrator builds one per instance.
+"""
 
 from crossroads.providers.factory import ModelFactory
 from crossroads.providers.resilience import ResilientRequests, RetryPolicy

@@ -33,22 +33,35 @@ allows as a streamed request."""
 class ModelFactory:
     """Builds (and caches) the model of every role from settings."""
 
-    def __init__(self, settings: Settings, cards: Mapping[str, AgentCard], graph: HandoffGraph, *,
-                 http_transport: httpx2.AsyncBaseTransport | None = None, sleep: Sleep | None = None,
-                 model_wrapper: Callable[[Model, str], Model] | None = None,
-                 extra_capabilities: Callable[[], list[AbstractCapability[Any]]] | None = None) -> None:
-        """`http_transport` replaces the network for every provider (tests, recording); `sleep` replaces
+    def __init__(
+        self,
+        settings: Settings,
+        cards: Mapping[str, AgentCard],
+        graph: HandoffGraph,
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        sleep: Sleep | None = None,
+        model_wrapper: Callable[[Model, str], Model] | None = None,
+        extra_capabilities: Callable[[], list[AbstractCapability[Any]]] | None = None,
+    ) -> None:
+        """Remember how to build models; nothing is built yet.
+
+        `http_transport` replaces the network for every provider (tests, recording); `sleep` replaces
         the wait between retries (tests pass one that returns at once); `model_wrapper(model, role)` wraps
         every model handed out (scenario record/replay); `extra_capabilities()` adds fresh capabilities to
-        every agent (OpenTelemetry instrumentation)."""
+        every agent (OpenTelemetry instrumentation).
+        """
         self.settings = settings
         self.cards = cards
         self.graph = graph
         self.http_transport = http_transport
         self.model_wrapper = model_wrapper
         self.extra_capabilities = extra_capabilities
-        self.policy = RetryPolicy(retries=settings.retries) if sleep is None else \
-            RetryPolicy(retries=settings.retries, sleep=sleep)
+        self.policy = (
+            RetryPolicy(retries=settings.retries)
+            if sleep is None
+            else RetryPolicy(retries=settings.retries, sleep=sleep)
+        )
         self.lean_scorer: Scorer | None = None
         """How the offline specialists judge which neighbour a clause belongs to; the orchestrator sets
         the router's classifier here, else BM25 over the cards is used."""
@@ -70,9 +83,12 @@ class ModelFactory:
         return self._model(self.spec_for("synthesizer"), "synthesizer")
 
     def router(self) -> Model | None:
-        """The LLM router's model. With only the offline model configured this is the offline router
-        model when `router.mode` is `llm` (so that mode works anywhere) and None otherwise: a cascade
-        gains nothing from escalating to a model that reads the cards the way the local stage does."""
+        """The LLM router's model.
+
+        With only the offline model configured this is the offline router model when `router.mode` is `llm` (so that
+        mode works anywhere) and None otherwise: a cascade gains nothing from escalating to a model that reads the cards
+        the way the local stage does.
+        """
         spec = self.spec_for("router")
         if spec == OFFLINE and self.settings.router.mode != "llm":
             return None
@@ -128,9 +144,12 @@ class ModelFactory:
 
             provider = AnthropicProvider(api_key=key, base_url=base_url, http_client=self.http_client())
             # Card system prompts are long and identical across asks: cache them (and the tool list).
-            settings = AnthropicModelSettings(max_tokens=ANTHROPIC_MAX_TOKENS, max_retries=0,
-                                              anthropic_cache_instructions=True,
-                                              anthropic_cache_tool_definitions=True)
+            settings = AnthropicModelSettings(
+                max_tokens=ANTHROPIC_MAX_TOKENS,
+                max_retries=0,
+                anthropic_cache_instructions=True,
+                anthropic_cache_tool_definitions=True,
+            )
             return AnthropicModel(spec.name, provider=provider, settings=settings)
 
         from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
@@ -138,15 +157,21 @@ class ModelFactory:
 
         if spec.provider == "openai-compatible":
             if not base_url:
-                raise ConfigError(f"model '{spec}' needs a base URL: set --base-url, CROSSROADS_BASE_URL or "
-                                  "base_url in the config file (e.g. http://localhost:11434/v1 for Ollama)")
+                raise ConfigError(
+                    f"model '{spec}' needs a base URL: set --base-url, CROSSROADS_BASE_URL or "
+                    "base_url in the config file (e.g. http://localhost:11434/v1 for Ollama)"
+                )
             from pydantic_ai.profiles.openai import OpenAIModelProfile
 
             # The key is passed explicitly even when absent, so OPENAI_API_KEY never reaches a third-party
             # server; local servers accept any placeholder.
             provider = OpenAIProvider(base_url=base_url, api_key=key or "not-needed", http_client=self.http_client())
-            return OpenAIChatModel(spec.name, provider=provider, settings={"max_retries": 0},
-                                   profile=OpenAIModelProfile(openai_supports_strict_tool_definition=False))
+            return OpenAIChatModel(
+                spec.name,
+                provider=provider,
+                settings={"max_retries": 0},
+                profile=OpenAIModelProfile(openai_supports_strict_tool_definition=False),
+            )
         provider = OpenAIProvider(base_url=base_url, api_key=key, http_client=self.http_client())
         model_class = OpenAIResponsesModel if spec.provider == "openai" else OpenAIChatModel
         return model_class(spec.name, provider=provider, settings={"max_retries": 0})

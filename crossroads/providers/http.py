@@ -1,5 +1,6 @@
-"""The one HTTP client all providers of an orchestrator share (httpx2, which the openai and anthropic
-SDKs use), with explicit timeouts and connection limits.
+"""The one HTTP client all providers of an orchestrator share.
+
+It is an httpx2 client (what the openai and anthropic SDKs use), with explicit timeouts and connection limits.
 
 Provider SDK clients are built when the orchestrator is built, usually before any event loop runs, but a
 connection pool belongs to the loop it first ran on. So the `httpx2.AsyncClient` itself holds no loop
@@ -22,8 +23,9 @@ DEFAULT_LIMITS = httpx2.Limits(max_connections=200, max_keepalive_connections=10
 class LoopLocalTransport(httpx2.AsyncBaseTransport):
     """Creates the wrapped transport on first use in the running loop (and again when the loop changes)."""
 
-    def __init__(self, limits: httpx2.Limits = DEFAULT_LIMITS, wrapped: httpx2.AsyncBaseTransport | None = None
-                 ) -> None:
+    def __init__(
+        self, limits: httpx2.Limits = DEFAULT_LIMITS, wrapped: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
         self.limits = limits
         self._fixed = wrapped
         """A transport given by the caller (tests, recording): used as is, on any loop."""
@@ -51,8 +53,8 @@ class LoopLocalTransport(httpx2.AsyncBaseTransport):
             await self._fixed.aclose()
 
 
-def shared_client(transport: httpx2.AsyncBaseTransport | None = None,
-                  timeout: httpx2.Timeout = DEFAULT_TIMEOUT) -> httpx2.AsyncClient:
+def shared_client(
+    transport: httpx2.AsyncBaseTransport | None = None, timeout: httpx2.Timeout = DEFAULT_TIMEOUT
+) -> httpx2.AsyncClient:
     """The client every provider of one orchestrator uses. `transport` replaces the network (tests)."""
-    return httpx2.AsyncClient(transport=LoopLocalTransport(wrapped=transport), timeout=timeout,
-                              follow_redirects=False)
+    return httpx2.AsyncClient(transport=LoopLocalTransport(wrapped=transport), timeout=timeout, follow_redirects=False)

@@ -43,10 +43,15 @@ class OfflineRouterModel:
         chosen = [(n, s) for n, s in ranked if s >= KEEP_RATIO * best][: self.max_targets]
         total = sum(s for _, s in chosen)
         parts = self._parts(question, [n for n, _ in chosen])
-        targets = [{"agent": n, "confidence": round(min(1.0, s / total), 4), "sub_question": parts.get(n, question)}
-                   for n, s in chosen]
-        return {"abstain": False, "targets": targets,
-                "reason": "card match: " + ", ".join(f"{n} {s:.1f}" for n, s in chosen)}
+        targets = [
+            {"agent": n, "confidence": round(min(1.0, s / total), 4), "sub_question": parts.get(n, question)}
+            for n, s in chosen
+        ]
+        return {
+            "abstain": False,
+            "targets": targets,
+            "reason": "card match: " + ", ".join(f"{n} {s:.1f}" for n, s in chosen),
+        }
 
     def _parts(self, question: str, names: list[str]) -> dict[str, str]:
         """Each clause of the question goes to the chosen specialist it matches best."""
@@ -65,8 +70,9 @@ class OfflineRouterModel:
         usage = RequestUsage(input_tokens=max(1, len(question) // 4), output_tokens=max(1, len(out) // 4))
         if not info.output_tools:  # a text-output agent: answer in JSON text
             return ModelResponse(parts=[TextPart(out)], usage=usage, model_name="offline:router")
-        return ModelResponse(parts=[ToolCallPart(info.output_tools[0].name, out)], usage=usage,
-                             model_name="offline:router")
+        return ModelResponse(
+            parts=[ToolCallPart(info.output_tools[0].name, out)], usage=usage, model_name="offline:router"
+        )
 
 
 def _user_prompt(messages: list[ModelMessage]) -> str:

@@ -64,7 +64,7 @@ class RetryPolicy:
     """Injectable so tests wait zero seconds (and can assert the waits they were asked for)."""
 
     def backoff(self, retry: int) -> float:
-        """tenacity's exponential backoff with jitter for the `retry`-th retry (1-based)."""
+        """Tenacity's exponential backoff with jitter for the `retry`-th retry (1-based)."""
         wait = wait_exponential_jitter(multiplier=self.multiplier, max=self.max_backoff, jitter=self.jitter)
         return float(wait(SimpleNamespace(attempt_number=retry)))  # type: ignore[arg-type]
 
@@ -84,8 +84,10 @@ def is_retryable(error: BaseException) -> bool:
     status = status_of(error)
     if status is not None:
         return status in RETRY_STATUS
-    if isinstance(error, ModelRateLimitError | ModelServerError | ModelUnavailableError | ModelConnectionError
-                  | ModelRequestTimeout):
+    if isinstance(
+        error,
+        ModelRateLimitError | ModelServerError | ModelUnavailableError | ModelConnectionError | ModelRequestTimeout,
+    ):
         return True  # includes timeouts (ModelTimeoutError) and errors raised mid-stream
     if isinstance(error, ModelAPIError):
         # No status: the body could not be decoded ("Failed to decode response as JSON").
@@ -96,8 +98,9 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def is_malformed(error: BaseException) -> bool:
-    return isinstance(error, UnexpectedModelBehavior | TypeError | KeyError | AttributeError | ValueError) \
-        and not isinstance(error, ModelAPIError)
+    return isinstance(
+        error, UnexpectedModelBehavior | TypeError | KeyError | AttributeError | ValueError
+    ) and not isinstance(error, ModelAPIError)
 
 
 def describe(error: BaseException) -> str:
@@ -126,8 +129,9 @@ class ResilientRequests(AbstractCapability[Any]):
     async def for_run(self, ctx: RunContext[Any]) -> ResilientRequests:
         return ResilientRequests(policy=self.policy, fallbacks=self.fallbacks, role=self.role)
 
-    async def on_model_request_error(self, ctx: RunContext[Any], *, request_context: ModelRequestContext,
-                                     error: Exception) -> ModelResponse:
+    async def on_model_request_error(
+        self, ctx: RunContext[Any], *, request_context: ModelRequestContext, error: Exception
+    ) -> ModelResponse:
         if request_context.attempt == 1:  # a new request step starts on the configured model
             self._next_fallback, self._retries_here = 0, 0
         model = model_label(request_context.model)
@@ -155,5 +159,12 @@ class ResilientRequests(AbstractCapability[Any]):
         if deps is not None:
             deps.pending_attempts.append(attempt)
         agent = getattr(deps, "agent", None) or self.role
-        log.warning("model.attempt_failed", agent=agent, model=model, status=attempt.status,
-                    error=type(error).__name__, wait_s=attempt.wait_s, action=action)
+        log.warning(
+            "model.attempt_failed",
+            agent=agent,
+            model=model,
+            status=attempt.status,
+            error=type(error).__name__,
+            wait_s=attempt.wait_s,
+            action=action,
+        )

@@ -18,8 +18,11 @@ OFFLINE = "offline"
 Provider = Literal["offline", "anthropic", "openai", "openai-chat", "openai-compatible"]
 PROVIDERS: tuple[Provider, ...] = ("offline", "anthropic", "openai", "openai-chat", "openai-compatible")
 
-KEY_ENV: dict[str, str] = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY",
-                           "openai-chat": "OPENAI_API_KEY"}
+KEY_ENV: dict[str, str] = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "openai": "OPENAI_API_KEY",
+    "openai-chat": "OPENAI_API_KEY",
+}
 """The environment variable holding each hosted provider's key. `openai-compatible` uses
 `settings.api_key_env` and may run without a key (local servers)."""
 
@@ -61,8 +64,10 @@ def parse_spec(spec: str) -> ModelSpec:
 
 
 def api_key(spec: ModelSpec, compatible_key_env: str) -> str | None:
-    """The key for `spec` from the environment; a `ConfigError` naming the variable when a hosted provider
-    has none. Never logged: callers hand it straight to the provider SDK."""
+    """The key for `spec` from the environment; a `ConfigError` naming the variable when a hosted provider has none.
+
+    Never logged: callers hand it straight to the provider SDK.
+    """
     if spec.provider == OFFLINE:
         return None
     if spec.provider == "openai-compatible":

@@ -98,8 +98,7 @@ def user_example_files(cards: Mapping[str, AgentCard], settings: RouterSettings)
     """Packaged examples, `*.jsonl` beside user cards, then `router.examples` from the settings."""
     packaged = PACKAGED_CARDS_DIR.resolve()
     user_dirs = dict.fromkeys(
-        Path(c.path).resolve().parent for c in cards.values()
-        if c.path and Path(c.path).resolve().parent != packaged
+        Path(c.path).resolve().parent for c in cards.values() if c.path and Path(c.path).resolve().parent != packaged
     )
     return example_files(user_dirs, settings.examples)
 
@@ -148,8 +147,10 @@ def build_router(
 
 
 def build_packaged_model() -> Path:
-    """Fit the model for the packaged cards and examples and ship it in `PACKAGED_FITTED` (replacing the
-    previous one): run after changing a packaged card or the packaged examples."""
+    """Fit the model for the packaged cards and examples and ship it in `PACKAGED_FITTED`.
+
+    It replaces the previous one: run after changing a packaged card or the packaged examples.
+    """
     from crossroads.agents.cards import load_cards
     from crossroads.router.examples import example_files, load_many
     from crossroads.router.local import training_docs

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """The thresholds that turn confidences into targets."""
+
     threshold: float
     """A specialist is chosen when its confidence reaches this; nobody reaching it means abstain."""
     margin: float

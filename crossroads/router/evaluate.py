@@ -25,6 +25,8 @@ ABSTAIN = "(abstain)"
 
 
 class AgentScore(BaseModel):
+    """Precision, recall and F1 of one specialist on a labelled file."""
+
     precision: float
     recall: float
     f1: float
@@ -34,6 +36,8 @@ class AgentScore(BaseModel):
 
 
 class EvalReport(BaseModel):
+    """Routing quality on a labelled file: accuracy, F1, abstention, latency and confusion."""
+
     n: int
     primary_accuracy: float
     exact_set_accuracy: float
@@ -54,8 +58,15 @@ class EvalReport(BaseModel):
     """How many questions each router stage decided."""
 
     def headline(self) -> dict[str, Any]:
-        keys = ("primary_accuracy", "exact_set_accuracy", "micro_f1", "macro_f1", "abstain_precision",
-                "abstain_recall", "n")
+        keys = (
+            "primary_accuracy",
+            "exact_set_accuracy",
+            "micro_f1",
+            "macro_f1",
+            "abstain_precision",
+            "abstain_recall",
+            "n",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -116,8 +127,7 @@ def score(
     per_agent: dict[str, AgentScore] = {}
     for a in sorted(names):
         p, r = _ratio(tp[a], tp[a] + fp[a]), _ratio(tp[a], tp[a] + fn[a])
-        per_agent[a] = AgentScore(precision=p, recall=r, f1=_f1(p, r), support=tp[a] + fn[a],
-                                  predicted=tp[a] + fp[a])
+        per_agent[a] = AgentScore(precision=p, recall=r, f1=_f1(p, r), support=tp[a] + fn[a], predicted=tp[a] + fp[a])
     stp, sfp, sfn = sum(tp.values()), sum(fp.values()), sum(fn.values())
     micro_p, micro_r = _ratio(stp, stp + sfp), _ratio(stp, stp + sfn)
     k = len(per_agent)

@@ -18,6 +18,8 @@ PACKAGED_EXAMPLES = Path(__file__).resolve().parent / "examples" / "train.jsonl"
 
 @dataclass(frozen=True, slots=True)
 class Example:
+    """One labelled question of an example file."""
+
     question: str
     labels: tuple[str, ...]
     """Specialists that should answer, most relevant first; empty for an off-topic question."""
@@ -54,9 +56,7 @@ def load_examples(path: Path | str, known_agents: Collection[str] | None = None)
         if known_agents is not None:
             unknown = [lb for lb in labels if lb not in known_agents]
             if unknown:
-                raise InputError(
-                    f"{where}: unknown label(s) {unknown}; known specialists: {sorted(known_agents)}"
-                )
+                raise InputError(f"{where}: unknown label(s) {unknown}; known specialists: {sorted(known_agents)}")
         examples.append(Example(question=question, labels=tuple(dict.fromkeys(labels))))
     return examples
 

@@ -21,6 +21,8 @@ MARGINS = [round(0.05 * i, 2) for i in range(15)]  # 0.00 .. 0.70
 
 @dataclass(frozen=True)
 class FitResult:
+    """The fitted rule and the metrics before and after it."""
+
     before: EvalReport
     after: EvalReport
     rule: Rule
@@ -33,8 +35,9 @@ def objective(report: EvalReport) -> float:
     return report.micro_f1 + report.primary_accuracy
 
 
-def _report(gold: list[list[str]], scores: Sequence[Mapping[str, float]], rule: Rule,
-            off_topic: Sequence[float | None]) -> EvalReport:
+def _report(
+    gold: list[list[str]], scores: Sequence[Mapping[str, float]], rule: Rule, off_topic: Sequence[float | None]
+) -> EvalReport:
     return score(gold, [[n for n, _ in choose(s, rule, o)] for s, o in zip(scores, off_topic, strict=True)])
 
 

@@ -11,8 +11,10 @@ from crossroads.config import RouterSettings
 from crossroads.result import RouteDecision, RouteTarget
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9+#.\-]*[a-z0-9+#]|[a-z0-9]")
-_STOP = frozenset("a an and are as at be by for from how i in is it of on or the to what when which with "
-                  "do does can should my we you your this that use using".split())
+_STOP = frozenset(
+    "a an and are as at be by for from how i in is it of on or the to what when which with "
+    "do does can should my we you your this that use using".split()
+)
 
 
 def words(text: str) -> list[str]:
@@ -24,9 +26,7 @@ class KeywordRouter:
 
     def __init__(self, cards: Mapping[str, AgentCard], settings: RouterSettings) -> None:
         self.settings = settings
-        self.vocab = {
-            name: set(words(" ".join([c.description, *c.capabilities]))) for name, c in cards.items()
-        }
+        self.vocab = {name: set(words(" ".join([c.description, *c.capabilities]))) for name, c in cards.items()}
 
     def decide(self, question: str) -> RouteDecision:
         t0 = time.perf_counter()

@@ -20,7 +20,7 @@ from crossroads.errors import ProviderError
 from crossroads.result import RouteDecision, RouteTarget
 
 
-class LLMTarget(BaseModel):
+class LLMTarget(BaseModel):  # noqa: D101 - a docstring would change the schema models are sent
     agent: str = Field(description="Name of one specialist from the list.")
     confidence: float = Field(ge=0, le=1, description="How sure you are that this specialist is needed.")
     sub_question: str = Field(description="The part of the question this specialist should answer.")
@@ -30,9 +30,7 @@ class LLMRoute(BaseModel):
     """The router's structured answer."""
 
     abstain: bool = Field(False, description="True when no specialist fits: the question is out of scope.")
-    targets: list[LLMTarget] = Field(
-        default_factory=list, description="Specialists needed, most relevant first."
-    )
+    targets: list[LLMTarget] = Field(default_factory=list, description="Specialists needed, most relevant first.")
     reason: str = Field("", description="One short sentence saying why.")
 
 
@@ -55,14 +53,24 @@ def instructions(cards: Mapping[str, AgentCard], max_targets: int) -> str:
 class LLMRouter:
     """Routes by asking a model; the output validator sends unknown specialist names back for a retry."""
 
-    def __init__(self, cards: Mapping[str, AgentCard], settings: RouterSettings, model: Model, *,
-                 capabilities: Sequence[AbstractCapability[Any]] = ()) -> None:
+    def __init__(
+        self,
+        cards: Mapping[str, AgentCard],
+        settings: RouterSettings,
+        model: Model,
+        *,
+        capabilities: Sequence[AbstractCapability[Any]] = (),
+    ) -> None:
         """`capabilities`: e.g. the provider layer's per-request retries and fallback."""
         self.settings = settings
         self.names = frozenset(cards)
         self.agent: Agent[None, LLMRoute] = Agent(
-            model, output_type=LLMRoute, instructions=instructions(cards, settings.max_targets),
-            name="router", retries=2, capabilities=list(capabilities),
+            model,
+            output_type=LLMRoute,
+            instructions=instructions(cards, settings.max_targets),
+            name="router",
+            retries=2,
+            capabilities=list(capabilities),
         )
         names = self.names
 
@@ -85,11 +93,16 @@ class LLMRouter:
         ranked: dict[str, LLMTarget] = {}
         for target in sorted(out.targets, key=lambda t: -t.confidence):
             ranked.setdefault(target.agent, target)
-        targets = [] if out.abstain else [
-            RouteTarget(agent=t.agent, confidence=round(t.confidence, 4),
-                        sub_question=t.sub_question.strip() or question)
-            for t in list(ranked.values())[: self.settings.max_targets]
-        ]
+        targets = (
+            []
+            if out.abstain
+            else [
+                RouteTarget(
+                    agent=t.agent, confidence=round(t.confidence, 4), sub_question=t.sub_question.strip() or question
+                )
+                for t in list(ranked.values())[: self.settings.max_targets]
+            ]
+        )
         return RouteDecision(
             targets=targets,
             abstain=not targets,

@@ -93,8 +93,10 @@ def load_or_fit(
     hyper: Hyper = DEFAULT_HYPER,
     cache_dir: Path | None = None,
 ) -> LocalModel:
-    """The fitted model for these inputs: the shipped one or the cached one when the key matches,
-    else fitted now and cached."""
+    """The fitted model for these inputs.
+
+    The shipped one or the cached one when the key matches, else fitted now and cached.
+    """
     name = f"model-{model_key(cards, example_files, hyper)}.json"
     for path in (PACKAGED_FITTED / name, *([cache_dir / name] if cache_dir else [])):
         if path.is_file():
@@ -118,9 +120,10 @@ def write_model(path: Path, model: LocalModel, *, keep: int) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(model.to_json(), separators=(",", ":")), encoding="utf-8")
     tmp.replace(path)
-    others = sorted((p for p in path.parent.glob("model-*.json") if p != path),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
-    for stale in others[max(0, keep - 1):]:
+    others = sorted(
+        (p for p in path.parent.glob("model-*.json") if p != path), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for stale in others[max(0, keep - 1) :]:
         stale.unlink(missing_ok=True)
 
 
@@ -134,8 +137,7 @@ class LocalRouter:
     @property
     def rule(self) -> Rule:
         s = self.settings
-        return Rule(threshold=s.threshold, margin=s.margin, max_targets=s.max_targets,
-                    off_topic=s.off_topic_abstain)
+        return Rule(threshold=s.threshold, margin=s.margin, max_targets=s.max_targets, off_topic=s.off_topic_abstain)
 
     def scores(self, question: str) -> dict[str, float]:
         return self.model.confidences(question)
@@ -151,8 +153,7 @@ class LocalRouter:
                 part_scores = [self.model.confidences(p) for p in parts]
                 chosen = add_segment_owners(chosen, part_scores, rule, self.settings.split_confidence)
         subs = self.split(question, [n for n, _ in chosen]) if len(chosen) > 1 else {}
-        targets = [RouteTarget(agent=n, confidence=round(s, 4), sub_question=subs.get(n, question))
-                   for n, s in chosen]
+        targets = [RouteTarget(agent=n, confidence=round(s, 4), sub_question=subs.get(n, question)) for n, s in chosen]
         best = max(scores.values(), default=0.0)
         off = f", off-topic {off_topic:.2f}" if off_topic is not None else ""
         if targets:
@@ -196,7 +197,9 @@ class LocalRouter:
 
 
 def add_segment_owners(
-    chosen: list[tuple[str, float]], part_scores: Sequence[Mapping[str, float]], rule: Rule,
+    chosen: list[tuple[str, float]],
+    part_scores: Sequence[Mapping[str, float]],
+    rule: Rule,
     split_confidence: float,
 ) -> list[tuple[str, float]]:
     """A multi-part question whose parts belong to different specialists gets all of them.

@@ -32,6 +32,8 @@ UNKNOWN = "\x00unknown"
 
 @dataclass(frozen=True, slots=True)
 class Doc:
+    """One training document: a question or a piece of card text, with its labels."""
+
     text: str
     labels: tuple[str, ...]
     weight: float = 1.0
@@ -72,6 +74,8 @@ DEFAULT_HYPER = Hyper()
 
 @dataclass(slots=True)
 class LocalModel:
+    """The fitted classifier: idf, per-class weights, calibration and the neighbour index."""
+
     classes: list[str]
     idf: dict[str, float]
     unknown_idf: float
@@ -126,8 +130,11 @@ class LocalModel:
         return self.assess(text)[0]
 
     def assess(self, text: str) -> tuple[dict[str, float], float | None]:
-        """Specialist confidences (linear model blended with the nearest examples' votes) and the
-        off-topic class's own confidence (None when no off-topic examples were given)."""
+        """Specialist confidences and the off-topic class's own confidence.
+
+        The linear model is blended with the nearest examples' votes; the off-topic confidence is None
+        when no off-topic examples were given.
+        """
         counts = Counter(features(text))
         conf, off = self.calibrated(self.raw_vector(self.weigh(counts)), has_code(text))
         if self.neighbours is not None and self.knn_weight:
@@ -139,7 +146,8 @@ class LocalModel:
         """Specialist confidences from raw scores, discounted by the off-topic confidence (also returned).
 
         `technical`: the text carries a fenced code block, which off-topic questions do not; the
-        off-topic class then neither discounts nor gates (0), however unfamiliar the words are."""
+        off-topic class then neither discounts nor gates (0), however unfamiliar the words are.
+        """
         cal = self.calibration or [(1.0, 0.0)] * len(self.classes)
         conf = {c: _sigmoid(a * r + b) for c, r, (a, b) in zip(self.classes, raw, cal, strict=True)}
         if OFF_TOPIC not in conf:
@@ -153,20 +161,36 @@ class LocalModel:
         return {c: p * (1.0 - off * (1.0 - p**k)) ** power for c, p in conf.items()}, off
 
     def to_json(self) -> dict[str, Any]:
-        return {"version": MODEL_VERSION, "classes": self.classes, "idf": self.idf,
-                "unknown_idf": self.unknown_idf, "weights": self.weights, "bias": self.bias,
-                "calibration": self.calibration, "off_power": self.off_power,
-                "off_override": self.off_override, "knn_k": self.knn_k, "knn_weight": self.knn_weight,
-                "neighbours": self.neighbours.to_json() if self.neighbours is not None else None}
+        return {
+            "version": MODEL_VERSION,
+            "classes": self.classes,
+            "idf": self.idf,
+            "unknown_idf": self.unknown_idf,
+            "weights": self.weights,
+            "bias": self.bias,
+            "calibration": self.calibration,
+            "off_power": self.off_power,
+            "off_override": self.off_override,
+            "knn_k": self.knn_k,
+            "knn_weight": self.knn_weight,
+            "neighbours": self.neighbours.to_json() if self.neighbours is not None else None,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LocalModel:
-        return cls(classes=list(data["classes"]), idf=dict(data["idf"]), unknown_idf=data["unknown_idf"],
-                   weights=dict(data["weights"]), bias=list(data["bias"]),
-                   calibration=[tuple(p) for p in data["calibration"]],  # type: ignore[misc]
-                   off_power=data["off_power"], off_override=data["off_override"], knn_k=data["knn_k"],
-                   knn_weight=data["knn_weight"],
-                   neighbours=NeighbourIndex.from_json(data["neighbours"]) if data["neighbours"] else None)
+        return cls(
+            classes=list(data["classes"]),
+            idf=dict(data["idf"]),
+            unknown_idf=data["unknown_idf"],
+            weights=dict(data["weights"]),
+            bias=list(data["bias"]),
+            calibration=[tuple(p) for p in data["calibration"]],  # type: ignore[misc]
+            off_power=data["off_power"],
+            off_override=data["off_override"],
+            knn_k=data["knn_k"],
+            knn_weight=data["knn_weight"],
+            neighbours=NeighbourIndex.from_json(data["neighbours"]) if data["neighbours"] else None,
+        )
 
 
 def _sigmoid(x: float) -> float:
@@ -187,8 +211,9 @@ def fit(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPE
     model.off_override = hyper.off_override
     examples = [i for i, doc in enumerate(docs) if not doc.from_card]
     index = {c: i for i, c in enumerate(classes)}
-    model.neighbours = NeighbourIndex.build([counts[i] for i in examples],
-                                            [[index[lb] for lb in docs[i].labels] for i in examples])
+    model.neighbours = NeighbourIndex.build(
+        [counts[i] for i in examples], [[index[lb] for lb in docs[i].labels] for i in examples]
+    )
     model.knn_k, model.knn_weight = hyper.knn_k, hyper.knn_weight
     return model
 
@@ -220,18 +245,22 @@ def _prepare(
     idf = {f: math.log((1 + n_docs) / (1 + n)) + 1.0 for f, n in df.items() if n >= 1}
     unknown = hyper.unknown_idf_share * (max(idf.values()) if idf else 1.0)
     idf[UNKNOWN] = 1.0
-    model = LocalModel(classes=list(classes), idf=idf, unknown_idf=unknown, weights={},
-                       bias=[0.0] * len(classes))
+    model = LocalModel(classes=list(classes), idf=idf, unknown_idf=unknown, weights={}, bias=[0.0] * len(classes))
     index = {f: i for i, f in enumerate(idf)}
     rows = [[(index[f], v) for f, v in model.weigh(c).items()] for c in counts]
-    targets = [[1.0 if c in doc.labels or (c == OFF_TOPIC and not doc.labels) else 0.0 for c in classes]
-               for doc in docs]
+    targets = [
+        [1.0 if c in doc.labels or (c == OFF_TOPIC and not doc.labels) else 0.0 for c in classes] for doc in docs
+    ]
     return model, rows, targets, list(index)
 
 
 def _nb_weights(
-    docs: Sequence[Doc], rows: list[list[tuple[int, float]]], targets: list[list[float]],
-    n_classes: int, n_feats: int, hyper: Hyper,
+    docs: Sequence[Doc],
+    rows: list[list[tuple[int, float]]],
+    targets: list[list[float]],
+    n_classes: int,
+    n_feats: int,
+    hyper: Hyper,
 ) -> tuple[list[list[float]], list[float]]:
     """One-vs-rest log-count ratios: how much likelier a feature is in a class's documents than elsewhere."""
     pos = [[hyper.alpha] * n_feats for _ in range(n_classes)]
@@ -250,8 +279,12 @@ def _nb_weights(
 
 
 def _logreg_weights(
-    docs: Sequence[Doc], rows: list[list[tuple[int, float]]], targets: list[list[float]],
-    n_classes: int, n_feats: int, hyper: Hyper,
+    docs: Sequence[Doc],
+    rows: list[list[tuple[int, float]]],
+    targets: list[list[float]],
+    n_classes: int,
+    n_feats: int,
+    hyper: Hyper,
 ) -> tuple[list[list[float]], list[float]]:
     classes = range(n_classes)
     index = range(n_feats)

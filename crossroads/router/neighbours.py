@@ -27,6 +27,8 @@ B = 0.75
 
 @dataclass(slots=True)
 class NeighbourIndex:
+    """BM25 postings of the labelled examples, for nearest-example votes."""
+
     postings: dict[str, str]
     """Term -> "doc score doc score ...": the BM25 contribution of the term to each document."""
     labels: list[list[int]]
@@ -81,8 +83,9 @@ class NeighbourIndex:
                 out[c] += acc[d] / total
         return out
 
-    def blend(self, conf: Mapping[str, float], classes: Sequence[str], votes: Sequence[float] | None,
-              weight: float) -> dict[str, float]:
+    def blend(
+        self, conf: Mapping[str, float], classes: Sequence[str], votes: Sequence[float] | None, weight: float
+    ) -> dict[str, float]:
         """(1 - weight) * confidence + weight * vote, for the classes that have examples."""
         if votes is None or not weight:
             return dict(conf)

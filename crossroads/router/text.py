@@ -20,8 +20,11 @@ _SEGMENT_END = re.compile(r"(?<=[.?!;:])\s+(?=[A-Z0-9`\"'(])|\n\s*\n|\n\s*(?:[-*
 
 # A sentence that asks two things ("deploy it on Kubernetes, and which metrics do I monitor?") is two
 # segments: each may belong to a different specialist.
-_CLAUSE = re.compile(r",\s+(?:and|but|also|plus)\s+(?=\w+\s+\w+\s+\w+)|;\s+|\s+and\s+(?=(?:which|what|how|where|when|"
-                     r"why|who|should|do|does|can|is|are)\s)", re.I)
+_CLAUSE = re.compile(
+    r",\s+(?:and|but|also|plus)\s+(?=\w+\s+\w+\s+\w+)|;\s+|\s+and\s+(?=(?:which|what|how|where|when|"
+    r"why|who|should|do|does|can|is|are)\s)",
+    re.I,
+)
 
 STOP = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
@@ -42,8 +45,14 @@ def stem(token: str) -> str:
     """Fold common English suffixes; identifiers with digits or symbols are left alone."""
     if len(token) <= 4 or not token.isalpha():
         return token
-    for suffix, repl, min_len in (("ies", "y", 5), ("sses", "ss", 6), ("ing", "", 7), ("ed", "", 6),
-                                  ("es", "", 6), ("s", "", 5)):
+    for suffix, repl, min_len in (
+        ("ies", "y", 5),
+        ("sses", "ss", 6),
+        ("ing", "", 7),
+        ("ed", "", 6),
+        ("es", "", 6),
+        ("s", "", 5),
+    ):
         if token.endswith(suffix) and len(token) >= min_len:
             if suffix == "s" and token.endswith(("ss", "us", "is")):
                 return token
@@ -100,7 +109,8 @@ def segments(text: str) -> list[str]:
         return f"\x00{len(blocks) - 1}\x00"
 
     masked = _CODE_FENCE.sub(mask, text)
-    parts = [c.strip() for p in _SEGMENT_END.split(masked) if p and p.strip()
-             for c in _CLAUSE.split(p) if c and c.strip()]
+    parts = [
+        c.strip() for p in _SEGMENT_END.split(masked) if p and p.strip() for c in _CLAUSE.split(p) if c and c.strip()
+    ]
     restore = re.compile(r"\x00(\d+)\x00")
     return [restore.sub(lambda m: blocks[int(m.group(1))], p) for p in parts] or [text.strip()]

@@ -33,8 +33,9 @@ def accepted_keys(settings: Settings) -> list[str]:
     return keys
 
 
-def create_app(settings: Settings | None = None, *, orchestrator: Orchestrator | None = None,
-               host: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, orchestrator: Orchestrator | None = None, host: str | None = None
+) -> FastAPI:
     """The service. With `orchestrator` given, the app uses it and leaves closing it to the caller."""
     settings = settings or (orchestrator.settings if orchestrator else load_settings())
     server_settings = settings.server
@@ -44,9 +45,13 @@ def create_app(settings: Settings | None = None, *, orchestrator: Orchestrator |
         return holder["orchestrator"]
 
     mcp = build_mcp(current)
-    mcp_app = mcp.streamable_http_app(streamable_http_path="/", stateless_http=True, json_response=True,
-                                      host=host or server_settings.host,
-                                      max_request_body_size=server_settings.max_body_bytes)
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/",
+        stateless_http=True,
+        json_response=True,
+        host=host or server_settings.host,
+        max_request_body_size=server_settings.max_body_bytes,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,9 +69,13 @@ def create_app(settings: Settings | None = None, *, orchestrator: Orchestrator |
             elif orch.trace_store is not None:
                 await orch.trace_store.aflush()
 
-    app = FastAPI(title="crossroads", version="0.1.0", lifespan=lifespan,
-                  description="Route technical questions to specialist agents. Native API under `/v1`, "
-                              "OpenAI-compatible `/v1/chat/completions` and `/v1/models`, MCP at `/mcp`.")
+    app = FastAPI(
+        title="crossroads",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Route technical questions to specialist agents. Native API under `/v1`, "
+        "OpenAI-compatible `/v1/chat/completions` and `/v1/models`, MCP at `/mcp`.",
+    )
     app.state.orchestrator = None
     install_error_handlers(app)
     app.include_router(native.health)
@@ -74,13 +83,18 @@ def create_app(settings: Settings | None = None, *, orchestrator: Orchestrator |
     app.include_router(openai_api.router)
     app.mount("/mcp", mcp_app)
     limiter = RateLimiter(server_settings.rate_limit_per_minute, server_settings.max_concurrent_per_key)
-    app.add_middleware(RequestGuard, api_keys=accepted_keys(settings), max_body_bytes=server_settings.max_body_bytes,
-                       limiter=limiter)
+    app.add_middleware(
+        RequestGuard, api_keys=accepted_keys(settings), max_body_bytes=server_settings.max_body_bytes, limiter=limiter
+    )
     if server_settings.cors_origins:  # outermost, so preflight requests need no key
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=server_settings.cors_origins,
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=server_settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     return app
 
 

@@ -37,18 +37,33 @@ log = structlog.get_logger("crossroads.server")
 class ApiError(Exception):
     """An error response the handlers raise; rendered in OpenAI's shape by `install_error_handlers`."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,
-                 param: str | None = None, headers: dict[str, str] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.type, self.code, self.param = status, message, type, code, param
         self.headers = headers or {}
         self.extra = extra or {}
 
 
-def error_response(status: int, message: str, *, type: str = "invalid_request_error", code: str | None = None,
-                   param: str | None = None, headers: dict[str, str] | None = None,
-                   extra: dict[str, Any] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    *,
+    type: str = "invalid_request_error",
+    code: str | None = None,
+    param: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": {"message": message, "type": type, "param": param, "code": code}}
     body.update(extra or {})
     return JSONResponse(body, status_code=status, headers=headers)
@@ -64,8 +79,12 @@ def from_crossroads_error(exc: CrossroadsError) -> ApiError:
     headers: dict[str, str] = {}
     partial = getattr(exc, "partial", None)
     if partial is not None:
-        extra["crossroads"] = {"trace_id": partial.trace_id, "status": partial.status,
-                               "route": partial.route.agents, "handoff_path": partial.handoff_path}
+        extra["crossroads"] = {
+            "trace_id": partial.trace_id,
+            "status": partial.status,
+            "route": partial.route.agents,
+            "handoff_path": partial.handoff_path,
+        }
         headers["X-Crossroads-Trace-Id"] = partial.trace_id
     message = str(exc)
     if isinstance(exc, InputError):
@@ -73,8 +92,9 @@ def from_crossroads_error(exc: CrossroadsError) -> ApiError:
     if isinstance(exc, ConfigError):
         return ApiError(400, message, code="invalid_configuration", extra=extra, headers=headers)
     if isinstance(exc, LimitExceeded):
-        return ApiError(422, message, type="limit_error", code="limit_exceeded", param=exc.limit, extra=extra,
-                        headers=headers)
+        return ApiError(
+            422, message, type="limit_error", code="limit_exceeded", param=exc.limit, extra=extra, headers=headers
+        )
     if isinstance(exc, ProviderError):
         return ApiError(502, message, type="server_error", code="provider_error", extra=extra, headers=headers)
     if isinstance(exc, RunError):
@@ -89,8 +109,9 @@ FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param,
-                              headers=exc.headers, extra=exc.extra)
+        return error_response(
+            exc.status, exc.message, type=exc.type, code=exc.code, param=exc.param, headers=exc.headers, extra=exc.extra
+        )
 
     @app.exception_handler(CrossroadsError)
     async def _crossroads_error(request: Request, exc: CrossroadsError) -> JSONResponse:
@@ -102,18 +123,24 @@ def install_error_handlers(app: FastAPI) -> None:
         bad_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
         if bad_json is not None:
             detail = (bad_json.get("ctx") or {}).get("error", "")
-            return error_response(422, f"the request body is not valid JSON{': ' + str(detail) if detail else ''}",
-                                  code="invalid_json")
+            return error_response(
+                422, f"the request body is not valid JSON{': ' + str(detail) if detail else ''}", code="invalid_json"
+            )
         first = errors[0] if errors else {"msg": "invalid request", "loc": ()}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return error_response(400, f"{param or 'request'}: {first['msg']}" if param else str(first["msg"]),
-                              code="invalid_value", param=param)
+        return error_response(
+            400,
+            f"{param or 'request'}: {first['msg']}" if param else str(first["msg"]),
+            code="invalid_value",
+            param=param,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:  # e.g. bytes that are not UTF-8
-            return error_response(422, "the request body is not valid JSON (it could not be decoded)",
-                                  code="invalid_json")
+            return error_response(
+                422, "the request body is not valid JSON (it could not be decoded)", code="invalid_json"
+            )
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_response(exc.status_code, str(exc.detail), code=code, headers=dict(exc.headers or {}))
 

@@ -100,31 +100,47 @@ class RequestGuard:
             try:
                 await self._guarded(scope, receive, send_logged, headers, path)
             finally:
-                log.info("request", method=scope.get("method"), path=path, status=status_box[0],
-                         duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+                log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=path,
+                    status=status_box[0],
+                    duration_ms=round((time.perf_counter() - t0) * 1000, 1),
+                )
 
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str],
-                       path: str) -> None:
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], path: str) -> None:
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await _reject(send, 413, f"the request body is larger than {self.max_body_bytes} bytes",
-                          "request_too_large")
+            await _reject(
+                send, 413, f"the request body is larger than {self.max_body_bytes} bytes", "request_too_large"
+            )
             return
         if path in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         who = self._authenticate(headers.get("authorization", ""))
         if who is None:
-            await _reject(send, 401, "missing or invalid API key: send it as 'Authorization: Bearer <key>'",
-                          "invalid_api_key", type="authentication_error",
-                          headers={"www-authenticate": "Bearer"})
+            await _reject(
+                send,
+                401,
+                "missing or invalid API key: send it as 'Authorization: Bearer <key>'",
+                "invalid_api_key",
+                type="authentication_error",
+                headers={"www-authenticate": "Bearer"},
+            )
             return
         wait = self.limiter.acquire(who)
         if wait is not None:
             retry = max(1, math.ceil(wait))
             log.info("rate limited", key_id=who, retry_after=retry)
-            await _reject(send, 429, f"rate limit reached for this key; retry after {retry} s",
-                          "rate_limit_exceeded", type="rate_limit_error", headers={"retry-after": str(retry)})
+            await _reject(
+                send,
+                429,
+                f"rate limit reached for this key; retry after {retry} s",
+                "rate_limit_exceeded",
+                type="rate_limit_error",
+                headers={"retry-after": str(retry)},
+            )
             return
         try:
             with structlog.contextvars.bound_contextvars(key_id=who):
@@ -132,8 +148,12 @@ class RequestGuard:
                     try:
                         body = await _read_body(receive, self.max_body_bytes)
                     except _TooLarge:
-                        await _reject(send, 413, f"the request body is larger than {self.max_body_bytes} bytes",
-                                      "request_too_large")
+                        await _reject(
+                            send,
+                            413,
+                            f"the request body is larger than {self.max_body_bytes} bytes",
+                            "request_too_large",
+                        )
                         return
                     receive = _replay(body, receive)
                 await self.app(scope, receive, send)
@@ -183,8 +203,15 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _reject(send: Send, status: int, message: str, code: str, *, type: str = "invalid_request_error",
-                  headers: dict[str, str] | None = None) -> None:
+async def _reject(
+    send: Send,
+    status: int,
+    message: str,
+    code: str,
+    *,
+    type: str = "invalid_request_error",
+    headers: dict[str, str] | None = None,
+) -> None:
     payload = json.dumps(error_body(message, type=type, code=code)).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]

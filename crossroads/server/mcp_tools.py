@@ -18,8 +18,10 @@ from crossroads.orchestrator import Orchestrator
 from crossroads.result import AskResult, RouteDecision
 from crossroads.server.models import AgentList
 
-INSTRUCTIONS = ("Ask technical questions (software, cloud, data/AI, security, languages). crossroads routes "
-                "each question to specialist agents, which may run sandboxed tools and hand off to each other.")
+INSTRUCTIONS = (
+    "Ask technical questions (software, cloud, data/AI, security, languages). crossroads routes "
+    "each question to specialist agents, which may run sandboxed tools and hand off to each other."
+)
 
 
 class AskOutput(BaseModel):
@@ -37,10 +39,17 @@ class AskOutput(BaseModel):
 
     @classmethod
     def of(cls, result: AskResult) -> AskOutput:
-        return cls(answer=result.answer, status=result.status, trace_id=result.trace_id, route=result.route.agents,
-                   handoff_path=result.handoff_path, tool_calls=[f"{c.agent}.{c.name}" for c in result.tool_calls],
-                   input_tokens=result.usage.input_tokens, output_tokens=result.usage.output_tokens,
-                   duration_ms=result.duration_ms)
+        return cls(
+            answer=result.answer,
+            status=result.status,
+            trace_id=result.trace_id,
+            route=result.route.agents,
+            handoff_path=result.handoff_path,
+            tool_calls=[f"{c.agent}.{c.name}" for c in result.tool_calls],
+            input_tokens=result.usage.input_tokens,
+            output_tokens=result.usage.output_tokens,
+            duration_ms=result.duration_ms,
+        )
 
 
 def build_mcp(orchestrator: Callable[[], Orchestrator], version: str = "0.1.0") -> MCPServer:

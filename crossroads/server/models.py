@@ -10,15 +10,21 @@ from crossroads.result import AskResult
 
 
 class AskRequest(BaseModel):
+    """Body of `POST /v1/ask` and `/v1/ask/stream`."""
+
     question: str = Field(description="The technical question (length limit: limits.max_question_chars).")
     agent: str | None = Field(None, description="Ask this specialist directly, bypassing routing.")
 
 
 class RouteRequest(BaseModel):
+    """Body of `POST /v1/route`."""
+
     question: str
 
 
 class AgentInfo(BaseModel):
+    """One specialist as `GET /v1/agents` lists it."""
+
     name: str
     title: str
     description: str
@@ -27,6 +33,8 @@ class AgentInfo(BaseModel):
 
 
 class AgentList(BaseModel):
+    """A list of specialists."""
+
     agents: list[AgentInfo]
 
 
@@ -43,24 +51,38 @@ class CrossroadsMeta(BaseModel):
 
     @classmethod
     def of(cls, result: AskResult) -> CrossroadsMeta:
-        return cls(trace_id=result.trace_id, status=result.status, route=result.route.agents,
-                   stage=result.route.stage, handoff_path=result.handoff_path,
-                   tool_calls=[f"{c.agent}.{c.name}" for c in result.tool_calls], duration_ms=result.duration_ms)
+        return cls(
+            trace_id=result.trace_id,
+            status=result.status,
+            route=result.route.agents,
+            stage=result.route.stage,
+            handoff_path=result.handoff_path,
+            tool_calls=[f"{c.agent}.{c.name}" for c in result.tool_calls],
+            duration_ms=result.duration_ms,
+        )
 
     def headers(self) -> dict[str, str]:
-        return {"X-Crossroads-Trace-Id": self.trace_id, "X-Crossroads-Route": ",".join(self.route),
-                "X-Crossroads-Path": ",".join(self.handoff_path)}
+        return {
+            "X-Crossroads-Trace-Id": self.trace_id,
+            "X-Crossroads-Route": ",".join(self.route),
+            "X-Crossroads-Path": ",".join(self.handoff_path),
+        }
 
 
 # -- OpenAI chat completions ---------------------------------------------------------------------
 
+
 class ContentPart(BaseModel):
+    """One part of an OpenAI message's content array."""
+
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
 
 
 class ChatMessage(BaseModel):
+    """One message of an OpenAI chat request."""
+
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
@@ -72,6 +94,8 @@ class ChatMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
+    """OpenAI `stream_options`."""
+
     model_config = ConfigDict(extra="allow")
     include_usage: bool = False
 
@@ -87,6 +111,8 @@ class ChatRequest(BaseModel):
 
 
 class ChatUsage(BaseModel):
+    """Token usage in OpenAI's shape."""
+
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -98,6 +124,8 @@ class ChatUsage(BaseModel):
 
 
 class ModelCard(BaseModel):
+    """One entry of `GET /v1/models`."""
+
     id: str
     object: Literal["model"] = "model"
     created: int
@@ -105,11 +133,15 @@ class ModelCard(BaseModel):
 
 
 class ModelList(BaseModel):
+    """The body of `GET /v1/models`."""
+
     object: Literal["list"] = "list"
     data: list[ModelCard]
 
 
 class ReadyStatus(BaseModel):
+    """The body of `GET /readyz` once the orchestrator is loaded."""
+
     status: Literal["ready"] = "ready"
     agents: int
     trace_store: str | None

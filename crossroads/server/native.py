@@ -26,8 +26,16 @@ def _orchestrator(request: Request) -> Orchestrator:
 
 
 def agent_infos(orch: Orchestrator) -> list[AgentInfo]:
-    return [AgentInfo(name=c.name, title=c.display_name, description=c.description, tools=list(c.tools),
-                      handoffs=sorted(orch.graph.neighbours(c.name))) for c in orch.cards.values()]
+    return [
+        AgentInfo(
+            name=c.name,
+            title=c.display_name,
+            description=c.description,
+            tools=list(c.tools),
+            handoffs=sorted(orch.graph.neighbours(c.name)),
+        )
+        for c in orch.cards.values()
+    ]
 
 
 @router.post("/ask", response_model=AskResult)
@@ -39,8 +47,11 @@ async def ask(req: AskRequest, request: Request) -> JSONResponse:
 
 @router.post("/ask/stream", response_model=None, response_class=StreamingResponse)
 async def ask_stream(req: AskRequest, request: Request) -> StreamingResponse:
-    """Answer as server-sent events (`event: <type>`, `data: <event JSON>`), the same events as
-    `Orchestrator.stream()`: route, tool calls, handoffs, model requests, text deltas, then done or error."""
+    """Answer as server-sent events (`event: <type>`, `data: <event JSON>`).
+
+    The same events as `Orchestrator.stream()`: route, tool calls, handoffs, model requests, text deltas,
+    then done or error.
+    """
     iterator = _orchestrator(request).stream(req.question, agent=req.agent)
     first = await anext(iterator)  # unusable input raises here, before the response starts
 
@@ -53,8 +64,11 @@ async def ask_stream(req: AskRequest, request: Request) -> StreamingResponse:
         finally:
             await iterator.aclose()
 
-    return StreamingResponse(sse(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Crossroads-Trace-Id": first.trace_id})
+    return StreamingResponse(
+        sse(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Crossroads-Trace-Id": first.trace_id},
+    )
 
 
 @router.post("/route", response_model=RouteDecision)
@@ -69,8 +83,9 @@ async def agents(request: Request) -> list[AgentInfo]:
 
 
 @router.get("/graph", response_model=None)
-async def graph(request: Request, format: Literal["json", "mermaid"] | None = None,
-                accept: Annotated[str | None, Header()] = None) -> JSONResponse | PlainTextResponse:
+async def graph(
+    request: Request, format: Literal["json", "mermaid"] | None = None, accept: Annotated[str | None, Header()] = None
+) -> JSONResponse | PlainTextResponse:
     """The handoff graph as JSON (`{nodes, edges}`), or Mermaid with `?format=mermaid` or a Mermaid Accept."""
     g = _orchestrator(request).graph
     wants_mermaid = format == "mermaid" or (format is None and any(t in (accept or "") for t in MERMAID_TYPES))
@@ -82,7 +97,7 @@ async def graph(request: Request, format: Literal["json", "mermaid"] | None = No
 def _store(request: Request) -> TraceStore:
     store = _orchestrator(request).trace_store
     if store is None:
-        raise ApiError(404, "the trace store is off on this server (trace_db = \"off\")", code="trace_store_off")
+        raise ApiError(404, 'the trace store is off on this server (trace_db = "off")', code="trace_store_off")
     return store
 
 
@@ -118,5 +133,9 @@ async def readyz(request: Request) -> ReadyStatus | JSONResponse:
     if orch is None:
         return JSONResponse({"status": "starting"}, status_code=503)
     store = orch.trace_store
-    return ReadyStatus(agents=len(orch.cards), trace_store=str(store.path) if store else None,
-                       sandbox=getattr(orch.toolbox, "tier", None), model=orch.settings.model)
+    return ReadyStatus(
+        agents=len(orch.cards),
+        trace_store=str(store.path) if store else None,
+        sandbox=getattr(orch.toolbox, "tier", None),
+        model=orch.settings.model,
+    )

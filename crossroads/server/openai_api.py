@@ -52,10 +52,14 @@ def _agent_for(model: str, orch: Orchestrator) -> str | None:
     if model == MODEL:
         return None
     prefix = f"{MODEL}/"
-    if model.startswith(prefix) and model[len(prefix):] in orch.cards:
-        return model[len(prefix):]
-    raise ApiError(404, f"the model '{model}' does not exist; available: {', '.join(_model_ids(orch))}",
-                   code="model_not_found", param="model")
+    if model.startswith(prefix) and model[len(prefix) :] in orch.cards:
+        return model[len(prefix) :]
+    raise ApiError(
+        404,
+        f"the model '{model}' does not exist; available: {', '.join(_model_ids(orch))}",
+        code="model_not_found",
+        param="model",
+    )
 
 
 def _question(req: ChatRequest) -> str:
@@ -76,16 +80,26 @@ async def chat_completions(req: ChatRequest, request: Request) -> JSONResponse |
         return await stream_completion(orch.stream(question, agent=agent), req.model, include_usage)
     result = await orch.ask(question, agent=agent)
     meta = CrossroadsMeta.of(result)
-    body = {"id": f"chatcmpl-{result.trace_id}", "object": "chat.completion", "created": int(time.time()),
-            "model": req.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": result.answer},
-                         "finish_reason": "stop", "logprobs": None}],
-            "usage": ChatUsage.of(result).model_dump(), "crossroads": meta.model_dump(mode="json")}
+    body = {
+        "id": f"chatcmpl-{result.trace_id}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": req.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.answer},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": ChatUsage.of(result).model_dump(),
+        "crossroads": meta.model_dump(mode="json"),
+    }
     return JSONResponse(body, headers=meta.headers())
 
 
-async def stream_completion(events: AsyncIterator[StreamEvent], model: str, include_usage: bool
-                            ) -> StreamingResponse:
+async def stream_completion(events: AsyncIterator[StreamEvent], model: str, include_usage: bool) -> StreamingResponse:
     """SSE chunks in OpenAI's shape from `Orchestrator.stream()` events, as they happen.
 
     The first event (the route, which carries the trace id) is awaited before the response starts, so
@@ -103,8 +117,14 @@ async def stream_completion(events: AsyncIterator[StreamEvent], model: str, incl
     created = int(time.time())
 
     def chunk(choices: list[dict[str, Any]], **extra: Any) -> str:
-        payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-                   "choices": choices, **extra}
+        payload = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            **extra,
+        }
         return f"data: {json.dumps(payload)}\n\n"
 
     def delta(content: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
@@ -123,9 +143,18 @@ async def stream_completion(events: AsyncIterator[StreamEvent], model: str, incl
                         yield chunk([], usage=ChatUsage.of(event.result).model_dump())
                 elif isinstance(event, ErrorEvent):
                     api_error = from_crossroads_error(_as_error(event))
-                    yield "data: " + json.dumps({**error_body(api_error.message, type=api_error.type,
-                                                              code=api_error.code, param=api_error.param),
-                                                 **api_error.extra}) + "\n\n"
+                    yield (
+                        "data: "
+                        + json.dumps(
+                            {
+                                **error_body(
+                                    api_error.message, type=api_error.type, code=api_error.code, param=api_error.param
+                                ),
+                                **api_error.extra,
+                            }
+                        )
+                        + "\n\n"
+                    )
                 else:
                     yield chunk(delta({}), crossroads={"event": event.model_dump(mode="json")})
                 event = await anext(iterator, None)
@@ -133,9 +162,11 @@ async def stream_completion(events: AsyncIterator[StreamEvent], model: str, incl
         finally:
             await _close(iterator)
 
-    return StreamingResponse(sse(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no",
-                                      "X-Crossroads-Trace-Id": first.trace_id})
+    return StreamingResponse(
+        sse(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Crossroads-Trace-Id": first.trace_id},
+    )
 
 
 def _as_error(event: ErrorEvent) -> CrossroadsError:

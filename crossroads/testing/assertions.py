@@ -1,5 +1,7 @@
-"""One check per assertion type. Each returns a `Verdict` with what was expected and what happened, so
-a failure always reads "expected X; actual Y", never just "failed".
+"""One check per assertion type.
+
+Each returns a `Verdict` with what was expected and what happened, so a failure always reads "expected X; actual Y",
+never just "failed".
 
 Checks read the `AskResult` of the scenario's ask (the partial result when the ask failed) and the error,
 if any. `not-<type>` inverts a verdict; a skipped check stays skipped.
@@ -44,6 +46,8 @@ class Observation:
 
 @dataclass
 class Verdict:
+    """The outcome of one assertion, with expected and actual values for the failure message."""
+
     passed: bool
     expected: Any = None
     actual: Any = None
@@ -83,8 +87,9 @@ async def evaluate(assertion: Assertion, obs: Observation) -> AssertionResult:
     message = f"{label}: expected {expected}; actual {_fmt(verdict.actual)}"
     if verdict.detail:
         message += f" ({verdict.detail})"
-    return AssertionResult(type=assertion.type, passed=passed, message=message,
-                           expected=verdict.expected, actual=verdict.actual)
+    return AssertionResult(
+        type=assertion.type, passed=passed, message=message, expected=verdict.expected, actual=verdict.actual
+    )
 
 
 class _NoResult(Exception):
@@ -103,6 +108,7 @@ def _answer(obs: Observation) -> str:
 
 # -- answer text --------------------------------------------------------------------------------------------
 
+
 def _text_check(op: Callable[[str, Any], bool], fold: bool = False, describe: str = "") -> Callable[..., Any]:
     async def check(a: Assertion, obs: Observation) -> Verdict:
         text = _answer(obs)
@@ -112,6 +118,7 @@ def _text_check(op: Callable[[str, Any], bool], fold: bool = False, describe: st
             value = [v.lower() for v in value] if isinstance(value, list) else str(value).lower()
         ok = op(text, value)
         return Verdict(ok, expected=f"{describe} {_fmt(a.value)}".strip(), actual=_answer(obs))
+
     return check
 
 
@@ -120,14 +127,15 @@ CHECKS: dict[str, Callable[[Assertion, Observation], Awaitable[Verdict]]] = {
     "contains": _text_check(lambda t, v: str(v) in t, describe="answer containing"),
     "icontains": _text_check(lambda t, v: v in t, fold=True, describe="answer containing (any case)"),
     "contains-any": _text_check(lambda t, v: any(x in t for x in v), describe="answer containing any of"),
-    "icontains-any": _text_check(lambda t, v: any(x in t for x in v), fold=True,
-                                 describe="answer containing (any case) any of"),
+    "icontains-any": _text_check(
+        lambda t, v: any(x in t for x in v), fold=True, describe="answer containing (any case) any of"
+    ),
     "contains-all": _text_check(lambda t, v: all(x in t for x in v), describe="answer containing all of"),
-    "icontains-all": _text_check(lambda t, v: all(x in t for x in v), fold=True,
-                                 describe="answer containing (any case) all of"),
+    "icontains-all": _text_check(
+        lambda t, v: all(x in t for x in v), fold=True, describe="answer containing (any case) all of"
+    ),
     "starts-with": _text_check(lambda t, v: t.lstrip().startswith(str(v)), describe="answer starting with"),
-    "regex": _text_check(lambda t, v: re.search(str(v), t, re.MULTILINE) is not None,
-                         describe="answer matching regex"),
+    "regex": _text_check(lambda t, v: re.search(str(v), t, re.MULTILINE) is not None, describe="answer matching regex"),
 }
 
 
@@ -135,6 +143,7 @@ def _check(name: str) -> Callable[[Callable[..., Awaitable[Verdict]]], Callable[
     def register(fn: Callable[..., Awaitable[Verdict]]) -> Callable[..., Awaitable[Verdict]]:
         CHECKS[name] = fn
         return fn
+
     return register
 
 
@@ -165,8 +174,9 @@ async def _is_json(a: Assertion, obs: Observation) -> Verdict:
 async def _length(a: Assertion, obs: Observation) -> Verdict:
     n = len(_answer(obs))
     lo, hi = _range(a)
-    return Verdict((lo is None or n >= lo) and (hi is None or n <= hi), f"answer length in [{lo}, {hi}] chars",
-                   f"{n} chars")
+    return Verdict(
+        (lo is None or n >= lo) and (hi is None or n <= hi), f"answer length in [{lo}, {hi}] chars", f"{n} chars"
+    )
 
 
 def _range(a: Assertion) -> tuple[float | None, float | None]:
@@ -181,11 +191,16 @@ async def _rubric(a: Assertion, obs: Observation) -> Verdict:
         return Verdict(True, skipped=f"llm-rubric skipped: {obs.judge_unavailable}")
     grade = await obs.judge(obs.question, _answer(obs), str(a.value))
     threshold = 0.5 if a.threshold is None else a.threshold
-    return Verdict(grade.passed and grade.score >= threshold, f"rubric {a.value!r} with score >= {threshold}",
-                   f"score {grade.score:.2f}, pass={grade.passed}", grade.reason)
+    return Verdict(
+        grade.passed and grade.score >= threshold,
+        f"rubric {a.value!r} with score >= {threshold}",
+        f"score {grade.score:.2f}, pass={grade.passed}",
+        grade.reason,
+    )
 
 
 # -- budget --------------------------------------------------------------------------------------------------
+
 
 @_check("latency")
 async def _latency(a: Assertion, obs: Observation) -> Verdict:
@@ -206,8 +221,9 @@ async def _tokens(a: Assertion, obs: Observation) -> Verdict:
     actual = {"input": usage.input_tokens, "output": usage.output_tokens, "total": usage.total_tokens}
     limits = a.value if isinstance(a.value, dict) else {"total": a.threshold if a.threshold is not None else a.value}
     over = {k: actual[k] for k, v in limits.items() if actual[k] > v}
-    return Verdict(not over, {f"max {k} tokens": v for k, v in limits.items()}, actual,
-                   f"over: {', '.join(over)}" if over else "")
+    return Verdict(
+        not over, {f"max {k} tokens": v for k, v in limits.items()}, actual, f"over: {', '.join(over)}" if over else ""
+    )
 
 
 @_check("cost")
@@ -234,16 +250,29 @@ def _price(model: str, input_tokens: int, output_tokens: int) -> float | None:
 
 # -- trajectory ----------------------------------------------------------------------------------------------
 
-def _calls(obs: Observation, name: str | None = None, pattern: str | None = None,
-           agent: str | None = None) -> list[dict[str, Any]]:
+
+def _calls(
+    obs: Observation, name: str | None = None, pattern: str | None = None, agent: str | None = None
+) -> list[dict[str, Any]]:
     """Tool calls as dicts (accepted handoffs count as calls of the `handoff` tool)."""
     result = _result(obs)
     calls = [{"name": c.name, "agent": c.agent, "args": c.arguments, "result": c.result} for c in result.tool_calls]
-    calls += [{"name": "handoff", "agent": h.source, "args": {"to": h.target, "reason": h.reason},
-               "result": {"accepted": h.accepted, "note": h.note}} for h in result.handoffs]
-    return [c for c in calls if (name is None or c["name"] == name)
-            and (pattern is None or re.fullmatch(pattern, c["name"]))
-            and (agent is None or c["agent"] == agent)]
+    calls += [
+        {
+            "name": "handoff",
+            "agent": h.source,
+            "args": {"to": h.target, "reason": h.reason},
+            "result": {"accepted": h.accepted, "note": h.note},
+        }
+        for h in result.handoffs
+    ]
+    return [
+        c
+        for c in calls
+        if (name is None or c["name"] == name)
+        and (pattern is None or re.fullmatch(pattern, c["name"]))
+        and (agent is None or c["agent"] == agent)
+    ]
 
 
 def _summary(calls: list[dict[str, Any]]) -> list[str]:
@@ -260,14 +289,21 @@ async def _tool_used(a: Assertion, obs: Observation) -> Verdict:
         if a.negated:  # "none of these was used"
             hit = [n for n in names if n in used]
             return Verdict(bool(hit), f"tool(s) {names} used", _summary(_calls(obs)))
-        return Verdict(not missing, f"tool(s) {names} used", _summary(_calls(obs)),
-                       f"missing: {', '.join(missing)}" if missing else "")
+        return Verdict(
+            not missing,
+            f"tool(s) {names} used",
+            _summary(_calls(obs)),
+            f"missing: {', '.join(missing)}" if missing else "",
+        )
     matched = _calls(obs, spec.get("name"), spec.get("pattern"), spec.get("agent"))
     lo, hi = spec.get("min", 1), spec.get("max")
     n = len(matched)
     what = spec.get("name") or spec.get("pattern")
-    return Verdict(n >= lo and (hi is None or n <= hi), f"{what} called {lo}..{'' if hi is None else hi} times",
-                   f"{n} times; all calls: {_summary(_calls(obs))}")
+    return Verdict(
+        n >= lo and (hi is None or n <= hi),
+        f"{what} called {lo}..{'' if hi is None else hi} times",
+        f"{n} times; all calls: {_summary(_calls(obs))}",
+    )
 
 
 def _matches(expected: Any, actual: Any, exact: bool) -> bool:
@@ -275,8 +311,9 @@ def _matches(expected: Any, actual: Any, exact: bool) -> bool:
     if exact:
         return bool(expected == actual)
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and _matches(v, actual[k], False)
-                                                for k, v in expected.items())
+        return isinstance(actual, dict) and all(
+            k in actual and _matches(v, actual[k], False) for k, v in expected.items()
+        )
     return bool(expected == actual)
 
 
@@ -319,6 +356,7 @@ def _subsequence(want: list[Any], seq: list[Any]) -> bool:
 
 # -- routing and handoffs ------------------------------------------------------------------------------------
 
+
 def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
@@ -344,8 +382,12 @@ async def _route(a: Assertion, obs: Observation) -> Verdict:
             problems.append(f"abstain {bool(want)}")
         elif key == "stage" and route.stage != want:
             problems.append(f"stage {want!r}, got {route.stage!r}")
-    actual = {"agents": agents, "abstain": route.abstain, "stage": route.stage,
-              "confidence": {t.agent: round(t.confidence, 3) for t in route.targets}}
+    actual = {
+        "agents": agents,
+        "abstain": route.abstain,
+        "stage": route.stage,
+        "confidence": {t.agent: round(t.confidence, 3) for t in route.targets},
+    }
     return Verdict(not problems, {"route": spec}, actual, "; ".join(problems))
 
 
@@ -368,8 +410,9 @@ async def _handoff_path(a: Assertion, obs: Observation) -> Verdict:
         problems.append(f"contains {miss} missing")
     if "in_order" in spec and not _subsequence(spec["in_order"], path):
         problems.append(f"in_order {spec['in_order']}")
-    if "edges" in spec and (miss := [e.replace(" ", "") for e in _as_list(spec["edges"])
-                                     if e.replace(" ", "") not in edges]):
+    if "edges" in spec and (
+        miss := [e.replace(" ", "") for e in _as_list(spec["edges"]) if e.replace(" ", "") not in edges]
+    ):
         problems.append(f"edges {miss} not taken")
     if "max_hops" in spec and hops > spec["max_hops"]:
         problems.append(f"max_hops {spec['max_hops']}, took {hops}")
@@ -396,8 +439,12 @@ async def _error(a: Assertion, obs: Observation) -> Verdict:
         problems.append(f"limit {spec['limit']!r}")
     if spec.get("message") and spec["message"].lower() not in str(exc).lower():
         problems.append(f"message containing {spec['message']!r}")
-    return Verdict(not problems, {"error": spec}, {"type": type(exc).__name__, "limit": limit, "message": str(exc)},
-                   "; ".join(problems))
+    return Verdict(
+        not problems,
+        {"error": spec},
+        {"type": type(exc).__name__, "limit": limit, "message": str(exc)},
+        "; ".join(problems),
+    )
 
 
 @_check("status")
@@ -420,8 +467,16 @@ _DICT_KEYS = {
     "tokens": {"input", "output", "total"},
 }
 _NEEDS = {
-    "equals": str, "contains": str, "icontains": str, "starts-with": str, "regex": str, "llm-rubric": str,
-    "contains-any": list, "icontains-any": list, "contains-all": list, "icontains-all": list,
+    "equals": str,
+    "contains": str,
+    "icontains": str,
+    "starts-with": str,
+    "regex": str,
+    "llm-rubric": str,
+    "contains-any": list,
+    "icontains-any": list,
+    "contains-all": list,
+    "icontains-all": list,
     "status": str,
 }
 

@@ -38,11 +38,29 @@ from crossroads.errors import RunError
 CASSETTE_VERSION = 1
 Mode = Literal["record", "replay"]
 
-_NOISE = frozenset({
-    "timestamp", "tool_call_id", "id", "run_id", "conversation_id", "provider_response_id", "provider_details",
-    "provider_name", "provider_url", "usage", "model_id", "model_name", "history_digest", "failed_attempts",
-    "workspace_ref", "canonical_system", "state", "finish_reason", "metadata",
-})
+_NOISE = frozenset(
+    {
+        "timestamp",
+        "tool_call_id",
+        "id",
+        "run_id",
+        "conversation_id",
+        "provider_response_id",
+        "provider_details",
+        "provider_name",
+        "provider_url",
+        "usage",
+        "model_id",
+        "model_name",
+        "history_digest",
+        "failed_attempts",
+        "workspace_ref",
+        "canonical_system",
+        "state",
+        "finish_reason",
+        "metadata",
+    }
+)
 """Message and part fields that differ between two runs of the same conversation."""
 _RESULT_NOISE = frozenset({"duration_ms", "tier"})
 """Tool-result fields that depend on the machine, not on the request."""
@@ -75,20 +93,34 @@ def _drop_noise(value: Any) -> Any:
     return value
 
 
-def normalise_request(role: str, model_name: str, messages: list[ModelMessage], settings: ModelSettings | None,
-                      params: ModelRequestParameters) -> dict[str, Any]:
+def normalise_request(
+    role: str,
+    model_name: str,
+    messages: list[ModelMessage],
+    settings: ModelSettings | None,
+    params: ModelRequestParameters,
+) -> dict[str, Any]:
     """The parts of a request that decide the response, as plain JSON."""
     dumped = ModelMessagesTypeAdapter.dump_python(messages, mode="json")
     p = _params_adapter.dump_python(params, mode="json")
-    tools = [{k: t.get(k) for k in ("name", "description", "parameters_json_schema") if t.get(k) is not None}
-             for t in p.get("function_tools", [])]
-    outputs = [{k: t.get(k) for k in ("name", "description", "parameters_json_schema") if t.get(k) is not None}
-               for t in p.get("output_tools", [])]
+    tools = [
+        {k: t.get(k) for k in ("name", "description", "parameters_json_schema") if t.get(k) is not None}
+        for t in p.get("function_tools", [])
+    ]
+    outputs = [
+        {k: t.get(k) for k in ("name", "description", "parameters_json_schema") if t.get(k) is not None}
+        for t in p.get("output_tools", [])
+    ]
     s = {k: v for k, v in dict(settings or {}).items() if k not in _SECRET_SETTINGS}
     return {
-        "role": role, "model": model_name, "messages": _drop_noise(dumped),
-        "tools": tools, "output_tools": outputs, "output_mode": p.get("output_mode"),
-        "allow_text_output": p.get("allow_text_output"), "settings": json.loads(json.dumps(s, default=str)),
+        "role": role,
+        "model": model_name,
+        "messages": _drop_noise(dumped),
+        "tools": tools,
+        "output_tools": outputs,
+        "output_mode": p.get("output_mode"),
+        "allow_text_output": p.get("allow_text_output"),
+        "settings": json.loads(json.dumps(s, default=str)),
     }
 
 
@@ -135,6 +167,8 @@ def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
 
 @dataclass
 class Interaction:
+    """One recorded model request and its response."""
+
     key: str
     request: dict[str, Any]
     response: dict[str, Any]
@@ -161,10 +195,12 @@ class Cassette:
         return cassette
 
     def save(self) -> None:
-        data = {"version": CASSETTE_VERSION, "scenario": self.scenario,
-                "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "interactions": [{"key": i.key, "request": i.request, "response": i.response}
-                                 for i in self.interactions]}
+        data = {
+            "version": CASSETTE_VERSION,
+            "scenario": self.scenario,
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "interactions": [{"key": i.key, "request": i.request, "response": i.response} for i in self.interactions],
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(scrub(json.dumps(data, indent=1, ensure_ascii=False)) + "\n", encoding="utf-8")
 
@@ -202,10 +238,16 @@ class Cassette:
             same_role = [i for i in self.interactions if i.request.get("role") == request["role"]] or self.interactions
             best = max(same_role, key=lambda i: _common_prefix(i.request.get("messages", []), request["messages"]))
             diff = first_difference(best.request, request)
-            why = ("first difference from the closest recording at "
-                   f"{diff[0]}: recorded {_short(diff[1])}, now {_short(diff[2])}" if diff else "no difference found")
-        message = (f"replay: scenario '{self.scenario}': no recorded model response for this {request['role']} "
-                   f"request ({where}); {why}")
+            why = (
+                "first difference from the closest recording at "
+                f"{diff[0]}: recorded {_short(diff[1])}, now {_short(diff[2])}"
+                if diff
+                else "no difference found"
+            )
+        message = (
+            f"replay: scenario '{self.scenario}': no recorded model response for this {request['role']} "
+            f"request ({where}); {why}"
+        )
         self.misses.append(message)
         return CassetteMiss(message)
 
@@ -226,12 +268,17 @@ class CassetteModel(WrapperModel):
         super().__init__(wrapped)
         self.role = role
 
-    def _normalised(self, messages: list[ModelMessage], settings: ModelSettings | None,
-                    params: ModelRequestParameters) -> dict[str, Any]:
+    def _normalised(
+        self, messages: list[ModelMessage], settings: ModelSettings | None, params: ModelRequestParameters
+    ) -> dict[str, Any]:
         return normalise_request(self.role, self.wrapped.model_name, messages, settings, params)
 
-    async def request(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
-                      model_request_parameters: ModelRequestParameters) -> ModelResponse:
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
         cassette = _active.get()
         if cassette is None:
             return await self.wrapped.request(messages, model_settings, model_request_parameters)
@@ -243,17 +290,23 @@ class CassetteModel(WrapperModel):
         return response
 
     @asynccontextmanager
-    async def request_stream(self, messages: list[ModelMessage], model_settings: ModelSettings | None,
-                             model_request_parameters: ModelRequestParameters,
-                             run_context: Any = None) -> AsyncIterator[StreamedResponse]:
+    async def request_stream(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        run_context: Any = None,
+    ) -> AsyncIterator[StreamedResponse]:
         cassette = _active.get()
         if cassette is not None and cassette.mode == "replay":
             response = cassette.replay(self._normalised(messages, model_settings, model_request_parameters))
-            yield CompletedStreamedResponse(response, model_request_parameters=model_request_parameters,
-                                            replay_events=True)
+            yield CompletedStreamedResponse(
+                response, model_request_parameters=model_request_parameters, replay_events=True
+            )
             return
-        async with self.wrapped.request_stream(messages, model_settings, model_request_parameters,
-                                               run_context) as stream:
+        async with self.wrapped.request_stream(
+            messages, model_settings, model_request_parameters, run_context
+        ) as stream:
             yield stream
         if cassette is not None:
             cassette.record(self._normalised(messages, model_settings, model_request_parameters), stream.get())

@@ -24,8 +24,12 @@ if TYPE_CHECKING:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crossroads", "crossroads scenarios")
-    group.addoption("--crossroads-mode", choices=["auto", "record", "replay", "live"], default="auto",
-                    help="Cassette mode for scenario files (default: replay when a cassette exists).")
+    group.addoption(
+        "--crossroads-mode",
+        choices=["auto", "record", "replay", "live"],
+        default="auto",
+        help="Cassette mode for scenario files (default: replay when a cassette exists).",
+    )
     group.addoption("--crossroads-judge", default=None, help="Model spec grading llm-rubric assertions.")
     group.addoption("--crossroads-concurrency", type=int, default=4, help="Scenarios run at the same time.")
 
@@ -48,6 +52,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class ScenarioFile(pytest.File):
+    """A scenario YAML file collected by pytest."""
+
     def collect(self) -> Iterator[pytest.Item]:
         from crossroads.testing.scenario import load_file
 
@@ -62,6 +68,8 @@ class ScenarioFile(pytest.File):
 
 
 class ScenarioFailure(Exception):
+    """Raised by a scenario item whose assertions failed; carries the outcome."""
+
     def __init__(self, outcome: ScenarioOutcome) -> None:
         self.outcome = outcome
         super().__init__(outcome.message)
@@ -74,9 +82,13 @@ class _Session:
         from crossroads.testing.runner import RunOptions, ScenarioRunner
 
         self.loop = asyncio.Runner()
-        self.runner: ScenarioRunner = ScenarioRunner(RunOptions(
-            concurrency=config.getoption("crossroads_concurrency"), mode=config.getoption("crossroads_mode"),
-            judge=config.getoption("crossroads_judge")))
+        self.runner: ScenarioRunner = ScenarioRunner(
+            RunOptions(
+                concurrency=config.getoption("crossroads_concurrency"),
+                mode=config.getoption("crossroads_mode"),
+                judge=config.getoption("crossroads_judge"),
+            )
+        )
         self.outcomes: dict[str, ScenarioOutcome] = {}
 
     def run_all(self, items: list[ScenarioItem]) -> None:
@@ -101,6 +113,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 class ScenarioItem(pytest.Item):
+    """One scenario of a file, run as a pytest item."""
+
     def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
@@ -122,10 +136,14 @@ class ScenarioItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailure):
             o = excinfo.value.outcome
-            lines = [f"scenario {o.id} ({o.status}): {self.scenario.description}".rstrip(": "), *(
-                f"  {line}" for line in o.message.splitlines())]
-            lines.append(f"  route: {'abstain' if o.abstain else o.route}; path: {' -> '.join(o.handoff_path)}; "
-                         f"tools: {o.tool_calls}; model requests: {o.requests}")
+            lines = [
+                f"scenario {o.id} ({o.status}): {self.scenario.description}".rstrip(": "),
+                *(f"  {line}" for line in o.message.splitlines()),
+            ]
+            lines.append(
+                f"  route: {'abstain' if o.abstain else o.route}; path: {' -> '.join(o.handoff_path)}; "
+                f"tools: {o.tool_calls}; model requests: {o.requests}"
+            )
             return "\n".join(lines)
         return str(super().repr_failure(excinfo))
 

@@ -41,20 +41,29 @@ def junit_xml(report: Report) -> str:
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     for file in sorted({*by_file, *broken}):
         outcomes, errors = by_file.get(file, []), broken.get(file, [])
-        counts = {"tests": len(outcomes) + len(errors),
-                  "failures": sum(o.status == "failed" for o in outcomes),
-                  "errors": sum(o.status == "error" for o in outcomes) + len(errors),
-                  "skipped": sum(o.status == "skipped" for o in outcomes)}
+        counts = {
+            "tests": len(outcomes) + len(errors),
+            "failures": sum(o.status == "failed" for o in outcomes),
+            "errors": sum(o.status == "error" for o in outcomes) + len(errors),
+            "skipped": sum(o.status == "skipped" for o in outcomes),
+        }
         for k, v in counts.items():
             totals[k] += v
-        suite = ET.SubElement(root, "testsuite", name=file, timestamp=stamp, hostname=socket.gethostname(),
-                              time=f"{sum(o.duration_ms for o in outcomes) / 1000:.3f}",
-                              **{k: str(v) for k, v in counts.items()})
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=file,
+            timestamp=stamp,
+            hostname=socket.gethostname(),
+            time=f"{sum(o.duration_ms for o in outcomes) / 1000:.3f}",
+            **{k: str(v) for k, v in counts.items()},
+        )
         for o in outcomes:
             _testcase(suite, o)
         for e in errors:
-            case = ET.SubElement(suite, "testcase", classname=_classname(file), name=e.scenario or "(file)",
-                                 file=file, time="0")
+            case = ET.SubElement(
+                suite, "testcase", classname=_classname(file), name=e.scenario or "(file)", file=file, time="0"
+            )
             ET.SubElement(case, "error", type="ScenarioError", message=_clean(str(e))).text = _clean(str(e))
     for k, v in totals.items():
         root.set(k, str(v))
@@ -63,14 +72,20 @@ def junit_xml(report: Report) -> str:
 
 
 def _testcase(suite: ET.Element, o: ScenarioOutcome) -> None:
-    case = ET.SubElement(suite, "testcase", classname=_classname(o.file), name=o.id, file=o.file,
-                         time=f"{o.duration_ms / 1000:.3f}")
+    case = ET.SubElement(
+        suite, "testcase", classname=_classname(o.file), name=o.id, file=o.file, time=f"{o.duration_ms / 1000:.3f}"
+    )
     props = ET.SubElement(case, "properties")
-    for name, value in (("description", o.description), ("tags", ",".join(o.tags)),
-                        ("route", "abstain" if o.abstain else ",".join(o.route)),
-                        ("handoff_path", " -> ".join(o.handoff_path)), ("tool_calls", ",".join(o.tool_calls)),
-                        ("model_requests", str(o.requests)), ("tokens", str(o.tokens)),
-                        ("cassette", o.cassette or "")):
+    for name, value in (
+        ("description", o.description),
+        ("tags", ",".join(o.tags)),
+        ("route", "abstain" if o.abstain else ",".join(o.route)),
+        ("handoff_path", " -> ".join(o.handoff_path)),
+        ("tool_calls", ",".join(o.tool_calls)),
+        ("model_requests", str(o.requests)),
+        ("tokens", str(o.tokens)),
+        ("cassette", o.cassette or ""),
+    ):
         if value:
             ET.SubElement(props, "property", name=name, value=_clean(value))
     first = _clean(o.message.splitlines()[0]) if o.message else ""
@@ -91,12 +106,16 @@ def json_report(report: Report) -> dict[str, Any]:
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": report.mode,
         "duration_s": round(report.duration_s, 3),
-        "summary": {"total": len(report.outcomes) + len(report.load_errors),
-                    **{s: report.count(s) for s in ("passed", "failed", "error", "skipped")},
-                    "load_errors": len(report.load_errors), "exit_code": report.exit_code},
+        "summary": {
+            "total": len(report.outcomes) + len(report.load_errors),
+            **{s: report.count(s) for s in ("passed", "failed", "error", "skipped")},
+            "load_errors": len(report.load_errors),
+            "exit_code": report.exit_code,
+        },
         "scenarios": [o.model_dump(mode="json") for o in report.outcomes],
-        "load_errors": [{"file": e.file, "scenario": e.scenario, "field": e.field, "message": str(e)}
-                        for e in report.load_errors],
+        "load_errors": [
+            {"file": e.file, "scenario": e.scenario, "field": e.field, "message": str(e)} for e in report.load_errors
+        ],
     }
 
 
@@ -120,15 +139,23 @@ def print_summary(report: Report, console: Any, slowest: int = 5) -> None:
     for f in files:
         mine = [o for o in report.outcomes if o.file == f]
         bad = sum(e.file == f for e in report.load_errors)
-        table.add_row(escape(f), *(str(sum(o.status == s for o in mine)) for s in ("passed", "failed")),
-                      str(sum(o.status == "error" for o in mine) + bad),
-                      str(sum(o.status == "skipped" for o in mine)), f"{sum(o.duration_ms for o in mine) / 1000:.1f}")
+        table.add_row(
+            escape(f),
+            *(str(sum(o.status == s for o in mine)) for s in ("passed", "failed")),
+            str(sum(o.status == "error" for o in mine) + bad),
+            str(sum(o.status == "skipped" for o in mine)),
+            f"{sum(o.duration_ms for o in mine) / 1000:.1f}",
+        )
     console.print(table)
     ranked = sorted(report.outcomes, key=lambda o: o.duration_ms, reverse=True)[:slowest]
     if ranked:
-        console.print("slowest: " + ", ".join(f"{escape(o.id)} {o.duration_ms / 1000:.2f}s" for o in ranked),
-                      highlight=False)
+        console.print(
+            "slowest: " + ", ".join(f"{escape(o.id)} {o.duration_ms / 1000:.2f}s" for o in ranked), highlight=False
+        )
     colour = "red" if report.exit_code else "green"
-    console.print(f"[bold {colour}]{report.count('passed')} passed, {report.count('failed')} failed, "
-                  f"{report.count('error') + len(report.load_errors)} errors, {report.count('skipped')} skipped"
-                  f"[/] in {report.duration_s:.1f}s", highlight=False)
+    console.print(
+        f"[bold {colour}]{report.count('passed')} passed, {report.count('failed')} failed, "
+        f"{report.count('error') + len(report.load_errors)} errors, {report.count('skipped')} skipped"
+        f"[/] in {report.duration_s:.1f}s",
+        highlight=False,
+    )

@@ -16,13 +16,16 @@ import respx
 
 
 class RespxHttpx2Transport(httpx2.AsyncBaseTransport):
+    """Serves httpx2 requests from a respx router (respx patches only legacy httpx)."""
+
     def __init__(self, router: respx.Router) -> None:
         self.router = router
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         body = await request.aread()
-        legacy_request = httpx.Request(request.method, str(request.url), headers=request.headers.multi_items(),
-                                       content=body)
+        legacy_request = httpx.Request(
+            request.method, str(request.url), headers=request.headers.multi_items(), content=body
+        )
         try:
             legacy_response = await self.router.async_handler(legacy_request)
         except httpx.HTTPError as exc:
@@ -30,5 +33,6 @@ class RespxHttpx2Transport(httpx2.AsyncBaseTransport):
             exc_type = getattr(httpx2, type(exc).__name__, httpx2.TransportError)
             raise exc_type(str(exc), request=request) from exc
         content = await legacy_response.aread()
-        return httpx2.Response(legacy_response.status_code, headers=legacy_response.headers.multi_items(),
-                               content=content, request=request)
+        return httpx2.Response(
+            legacy_response.status_code, headers=legacy_response.headers.multi_items(), content=content, request=request
+        )

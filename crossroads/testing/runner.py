@@ -78,6 +78,8 @@ class Report:
 
 @dataclass
 class RunOptions:
+    """How `crossroads test` runs: concurrency, replay mode, config and filters."""
+
     concurrency: int = 4
     mode: Mode = "auto"
     config_file: Path | None = None
@@ -176,8 +178,12 @@ class ScenarioRunner:
             self._toolboxes[box_key] = Toolbox(settings.sandbox)
         transport = _as_transport(_NoNetwork()) if self.options.mode == "replay" else self.options.http_transport
         with self._placeholder_keys():
-            return Orchestrator(settings, toolbox=_SharedToolbox(self._toolboxes[box_key]),
-                                http_transport=transport, model_wrapper=cassette_wrapper)
+            return Orchestrator(
+                settings,
+                toolbox=_SharedToolbox(self._toolboxes[box_key]),
+                http_transport=transport,
+                model_wrapper=cassette_wrapper,
+            )
 
     @contextmanager
     def _placeholder_keys(self) -> Iterator[None]:
@@ -198,8 +204,9 @@ class ScenarioRunner:
 
     # -- running -------------------------------------------------------------------------------------
 
-    async def run(self, scenarios: list[Scenario],
-                  on_done: Callable[[ScenarioOutcome], None] | None = None) -> list[ScenarioOutcome]:
+    async def run(
+        self, scenarios: list[Scenario], on_done: Callable[[ScenarioOutcome], None] | None = None
+    ) -> list[ScenarioOutcome]:
         """Every scenario, at most `concurrency` at a time; outcomes in input order."""
         gate = asyncio.Semaphore(max(1, self.options.concurrency))
 
@@ -213,8 +220,12 @@ class ScenarioRunner:
         return list(await asyncio.gather(*(one(s) for s in scenarios)))
 
     async def run_one(self, scenario: Scenario) -> ScenarioOutcome:
-        base = {"id": scenario.id, "file": str(scenario.file), "description": scenario.description,
-                "tags": scenario.tags}
+        base = {
+            "id": scenario.id,
+            "file": str(scenario.file),
+            "description": scenario.description,
+            "tags": scenario.tags,
+        }
         if scenario.skip:
             return ScenarioOutcome(**base, status="skipped", message=scenario.skip)
         t0 = time.perf_counter()
@@ -244,11 +255,17 @@ class ScenarioRunner:
         if cassette is not None and cassette.misses:
             outcome.status, outcome.message = "error", cassette.misses[0]
             return outcome
-        obs = Observation(question=scenario.prompt, result=result, error=error, judge=await self._get_judge(),
-                          judge_unavailable=self._judge_reason)
+        obs = Observation(
+            question=scenario.prompt,
+            result=result,
+            error=error,
+            judge=await self._get_judge(),
+            judge_unavailable=self._judge_reason,
+        )
         outcome.assertions = [await evaluate(a, obs) for a in scenario.assertions]
         expects_error = any(a.base_type == "error" and not a.negated for a in scenario.assertions) or any(
-            a.type == "status" and a.value == "error" for a in scenario.assertions)
+            a.type == "status" and a.value == "error" for a in scenario.assertions
+        )
         failed = [r for r in outcome.assertions if not r.passed]
         if error is not None and not expects_error:
             outcome.status = "error"
@@ -293,11 +310,21 @@ class ScenarioRunner:
         from crossroads.testing.cassette import cassette_wrapper
 
         settings = load_settings(self.options.config_file, models={"judge": spec})
-        factory = ModelFactory(settings, {}, HandoffGraph.build({}, None), model_wrapper=cassette_wrapper,
-                               http_transport=self.options.http_transport)
-        agent: Agent[None, Grade] = Agent(factory.specialist("judge"), output_type=Grade, instructions=(
-            "You grade an answer against a rubric. Return passed=true only if the answer satisfies the rubric;"
-            " score from 0 (not at all) to 1 (fully); reason: one or two sentences."))
+        factory = ModelFactory(
+            settings,
+            {},
+            HandoffGraph.build({}, None),
+            model_wrapper=cassette_wrapper,
+            http_transport=self.options.http_transport,
+        )
+        agent: Agent[None, Grade] = Agent(
+            factory.specialist("judge"),
+            output_type=Grade,
+            instructions=(
+                "You grade an answer against a rubric. Return passed=true only if the answer satisfies the rubric;"
+                " score from 0 (not at all) to 1 (fully); reason: one or two sentences."
+            ),
+        )
 
         async def judge(question: str, answer: str, rubric: str) -> Grade:
             prompt = f"Question:\n{question}\n\nAnswer:\n{answer}\n\nRubric:\n{rubric}"
@@ -315,9 +342,15 @@ def _trace_summary(result: AskResult | None) -> dict[str, Any]:
     if result is None:
         return {}
     tools = [f"{c.agent}.{c.name}" for c in result.tool_calls]
-    return {"route": result.route.agents, "abstain": result.route.abstain, "handoff_path": result.handoff_path,
-            "tool_calls": tools, "requests": result.usage.requests, "tokens": result.usage.total_tokens,
-            "answer": result.answer[:2000]}
+    return {
+        "route": result.route.agents,
+        "abstain": result.route.abstain,
+        "handoff_path": result.handoff_path,
+        "tool_calls": tools,
+        "requests": result.usage.requests,
+        "tokens": result.usage.total_tokens,
+        "answer": result.answer[:2000],
+    }
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -35,12 +35,34 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 CASSETTE_DIR_SUFFIX = ".cassettes"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
-KNOWN_TYPES = frozenset({
-    "equals", "contains", "icontains", "contains-any", "icontains-any", "contains-all", "icontains-all",
-    "starts-with", "regex", "is-json", "length", "llm-rubric", "latency", "cost", "tokens", "max-requests",
-    "trajectory:tool-used", "trajectory:tool-args-match", "trajectory:tool-result-match",
-    "trajectory:tool-sequence", "route", "handoff-path", "error", "status",
-})
+KNOWN_TYPES = frozenset(
+    {
+        "equals",
+        "contains",
+        "icontains",
+        "contains-any",
+        "icontains-any",
+        "contains-all",
+        "icontains-all",
+        "starts-with",
+        "regex",
+        "is-json",
+        "length",
+        "llm-rubric",
+        "latency",
+        "cost",
+        "tokens",
+        "max-requests",
+        "trajectory:tool-used",
+        "trajectory:tool-args-match",
+        "trajectory:tool-result-match",
+        "trajectory:tool-sequence",
+        "route",
+        "handoff-path",
+        "error",
+        "status",
+    }
+)
 """Assertion types (each may take the `not-` prefix); `assertions.CHECKS` implements exactly these."""
 
 
@@ -76,6 +98,8 @@ class Assertion(_Strict):
 
 
 class Turn(_Strict):
+    """One earlier turn of a scenario's conversation."""
+
     role: Literal["user", "assistant"]
     content: str = Field(min_length=1)
 
@@ -113,6 +137,7 @@ class ScenarioConfig(_Strict):
 
     def resolved(self, base: Path) -> ScenarioConfig:
         """The same overrides with relative paths made absolute against `base` (the file's directory)."""
+
         def fix(p: Path) -> Path:
             return p if p.is_absolute() else (base / p).resolve()
 
@@ -171,8 +196,15 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _one_question(self) -> Scenario:
-        given = [n for n, v in (("question", self.question), ("vars.question", self.vars.get("question")),
-                                ("conversation", self.conversation)) if v]
+        given = [
+            n
+            for n, v in (
+                ("question", self.question),
+                ("vars.question", self.vars.get("question")),
+                ("conversation", self.conversation),
+            )
+            if v
+        ]
         if len(given) != 1:
             what = "none" if not given else " and ".join(given)
             raise ValueError(f"question: give exactly one of question, vars.question or conversation (got {what})")
@@ -199,8 +231,9 @@ class Scenario(_Strict):
 class LoadError(ConfigError):
     """A scenario file (or one scenario in it) that does not parse; names the file, scenario and field."""
 
-    def __init__(self, file: Path | str, message: str, *, scenario: str | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, file: Path | str, message: str, *, scenario: str | None = None, field: str | None = None
+    ) -> None:
         self.file = str(file)
         self.scenario = scenario
         self.field = field
@@ -304,8 +337,9 @@ def _merge(defaults: Defaults, raw: dict[str, Any], path: Path, index: int) -> S
                 merged[key] = value
         data["config"] = merged
     own_asserts = data.get("assert") or []
-    data["assert"] = [a.model_dump() for a in defaults.assertions] + (own_asserts if isinstance(own_asserts, list)
-                                                                    else [own_asserts])
+    data["assert"] = [a.model_dump() for a in defaults.assertions] + (
+        own_asserts if isinstance(own_asserts, list) else [own_asserts]
+    )
     data["metadata"] = {**defaults.metadata, **(data.get("metadata") or {})}
     data["file"] = path
     data["index"] = index

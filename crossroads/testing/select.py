@@ -79,5 +79,4 @@ def select(scenarios: Iterable[Scenario], keyword: str | None = None, tags: Iter
     """Scenarios matching the `-k` expression and carrying at least one of `tags` (when given)."""
     wanted = set(tags)
     match = keyword_matcher(keyword) if keyword else None
-    return [s for s in scenarios
-            if (not wanted or wanted & set(s.tags)) and (match is None or match(searchable(s)))]
+    return [s for s in scenarios if (not wanted or wanted & set(s.tags)) and (match is None or match(searchable(s)))]

@@ -84,7 +84,8 @@ def _equation(text: str) -> Any:
 
 def check_derivative(lhs: str, rhs: str) -> dict[str, Any] | None:
     m = re.fullmatch(r"d(?:\*\*|\^)?(\d)?\s*/\s*d" + _VAR + r"(?:\*\*|\^)?\d?\s*(.+)", lhs) or re.fullmatch(
-        r"(?:the\s+)?derivative of (.+?)(?:\s+(?:with respect to|wrt)\s+" + _VAR + ")?", lhs, flags=re.I)
+        r"(?:the\s+)?derivative of (.+?)(?:\s+(?:with respect to|wrt)\s+" + _VAR + ")?", lhs, flags=re.I
+    )
     args = _call(lhs, "diff|derivative|Derivative")
     if args:
         expr, var, n = parse(args[0]), sp.Symbol(args[1]) if len(args) > 1 else None, 1
@@ -114,8 +115,12 @@ def check_integral(lhs: str, rhs: str, op: str) -> dict[str, Any] | None:
             if len(args) == 4:
                 lo, hi = args[2], args[3]
     else:
-        m = re.fullmatch(r"(?:the\s+)?(?:definite\s+)?integral\s*(?:_\{?(.+?)\}?\s*\^\{?(.+?)\}?\s+)?(?:of\s+)?"
-                         r"(.+?)(?:\s*\bd" + _VAR + r")?(?:\s+from\s+(.+?)\s+to\s+(.+))?", lhs, flags=re.I)
+        m = re.fullmatch(
+            r"(?:the\s+)?(?:definite\s+)?integral\s*(?:_\{?(.+?)\}?\s*\^\{?(.+?)\}?\s+)?(?:of\s+)?"
+            r"(.+?)(?:\s*\bd" + _VAR + r")?(?:\s+from\s+(.+?)\s+to\s+(.+))?",
+            lhs,
+            flags=re.I,
+        )
         if not m:
             return None
         expr = parse(m.group(3))
@@ -125,8 +130,11 @@ def check_integral(lhs: str, rhs: str, op: str) -> dict[str, Any] | None:
     if lo is None:
         F = claimed
         out = decide_equal(sp.diff(F, x), expr, "integral")
-        return out | {"lhs": f"integral of {sstr(expr)} d{x}", "rhs": sstr(F),
-                      "explanation": f"d/d{x} of the rhs vs the integrand (up to a constant): {out.get('explanation')}"}
+        return out | {
+            "lhs": f"integral of {sstr(expr)} d{x}",
+            "rhs": sstr(F),
+            "explanation": f"d/d{x} of the rhs vs the integrand (up to a constant): {out.get('explanation')}",
+        }
     a, b = parse(lo), parse(hi)
     value = attempt(lambda: sp.integrate(expr, (x, a, b)), None, 4.0)
     if value is None or value.has(sp.Integral):
@@ -145,8 +153,11 @@ def check_limit(lhs: str, rhs: str, op: str) -> dict[str, Any] | None:
             direction = args[3].strip("'\"")
     else:
         m = re.fullmatch(r"lim(?:it)?\s*_?\{?\s*" + _VAR + r"\s*->\s*([^}\s]+?)\s*([+-])?\}?\s+(?:of\s+)?(.+)", lhs)
-        m2 = re.fullmatch(r"(?:the\s+)?lim(?:it)? of (.+?) as " + _VAR
-                          + r"\s*(?:->|approaches|goes to|tends to)\s*(.+)", lhs, flags=re.I)
+        m2 = re.fullmatch(
+            r"(?:the\s+)?lim(?:it)? of (.+?) as " + _VAR + r"\s*(?:->|approaches|goes to|tends to)\s*(.+)",
+            lhs,
+            flags=re.I,
+        )
         if m:
             x, point, expr = sp.Symbol(m.group(1)), parse(m.group(2)), parse(m.group(4))
             direction = m.group(3) or direction
@@ -160,7 +171,8 @@ def check_limit(lhs: str, rhs: str, op: str) -> dict[str, Any] | None:
     if value is None:
         return {"kind": "limit", "verified": None, "explanation": "sympy could not compute the limit in time"}
     return decide_equal(value, parse(rhs), "limit", op, rhs) | {
-        "lhs": f"limit of {sstr(expr)} as {x} -> {sstr(point)} = {sstr(value)}"}
+        "lhs": f"limit of {sstr(expr)} as {x} -> {sstr(point)} = {sstr(value)}"
+    }
 
 
 def _solutions(expr: Any, var: Any, real: bool = False) -> list[Any]:
@@ -171,10 +183,15 @@ def _solutions(expr: Any, var: Any, real: bool = False) -> list[Any]:
 
 
 def check_solve(text: str) -> dict[str, Any] | None:
-    m = re.fullmatch(r"(.+?)\s+(?:has|have)\s+(no\s+(real\s+)?)?(?:real\s+)?(?:solutions?|roots?)"
-                     r"\s*(?::|are|is)?\s*(.*)", text, flags=re.I)
-    m2 = re.fullmatch(r"(?:the\s+)?(?:real\s+)?(?:solutions?|roots?|zeros?) (?:of|to) (.+?) (?:are|is|=)\s*(.+)",
-                      text, re.I)
+    m = re.fullmatch(
+        r"(.+?)\s+(?:has|have)\s+(no\s+(real\s+)?)?(?:real\s+)?(?:solutions?|roots?)"
+        r"\s*(?::|are|is)?\s*(.*)",
+        text,
+        flags=re.I,
+    )
+    m2 = re.fullmatch(
+        r"(?:the\s+)?(?:real\s+)?(?:solutions?|roots?|zeros?) (?:of|to) (.+?) (?:are|is|=)\s*(.+)", text, re.I
+    )
     m3 = re.fullmatch(r"(.+?) is an? (?:solution|root|zero) (?:of|to) (.+)", text, flags=re.I)
     parts = split_top(text, r"\s*(=)\s*")
     args = _call(parts[0][0], "solve|solveset|roots") if parts else None
@@ -187,9 +204,16 @@ def check_solve(text: str) -> dict[str, Any] | None:
         value = _values(m3.group(1))[0]
         residual = attempt(lambda: sp.simplify(expr.subs(var, value)), expr.subs(var, value))
         ok = residual == 0
-        return {"kind": "solve", "verified": ok, "lhs": sstr(expr), "rhs": f"{var} = {sstr(value)}", "method": "exact",
-                "difference": None if ok else sstr(residual), "counterexample": None if ok else {var.name: sstr(value)},
-                "explanation": f"substituting gives {sstr(residual)}; all solutions: {sstr(_solutions(expr, var))}"}
+        return {
+            "kind": "solve",
+            "verified": ok,
+            "lhs": sstr(expr),
+            "rhs": f"{var} = {sstr(value)}",
+            "method": "exact",
+            "difference": None if ok else sstr(residual),
+            "counterexample": None if ok else {var.name: sstr(value)},
+            "explanation": f"substituting gives {sstr(residual)}; all solutions: {sstr(_solutions(expr, var))}",
+        }
     elif m or m2:
         eq, rest = (m.group(1), m.group(4)) if m else (m2.group(1), m2.group(2))
         expr = _equation(eq)
@@ -197,20 +221,30 @@ def check_solve(text: str) -> dict[str, Any] | None:
         var = _symbol(first.group(1) if first else "", expr)
         if m and m.group(2):
             sols = _solutions(expr, var, real=bool(m.group(3)))
-            return {"kind": "solve", "verified": not sols, "lhs": sstr(expr), "rhs": "no solutions", "method": "exact",
-                    "counterexample": {var.name: sstr(sols[0])} if sols else None,
-                    "explanation": f"solutions: {sstr(sols)}" if sols else "no solutions found"}
+            return {
+                "kind": "solve",
+                "verified": not sols,
+                "lhs": sstr(expr),
+                "rhs": "no solutions",
+                "method": "exact",
+                "counterexample": {var.name: sstr(sols[0])} if sols else None,
+                "explanation": f"solutions: {sstr(sols)}" if sols else "no solutions found",
+            }
         claimed = _values(rest)
     else:
         return None
     real = "real" in text.lower()
     sols = _solutions(expr, var, real)
     return decide_lists(sols, claimed, "solve") | {
-        "assumptions": [f"{var} is real"] if real else [], "lhs": f"solutions of {sstr(expr)} = 0: {sstr(sols)}"}
+        "assumptions": [f"{var} is real"] if real else [],
+        "lhs": f"solutions of {sstr(expr)} = 0: {sstr(sols)}",
+    }
 
 
-_PROPS = r"invertible|nonsingular|non-singular|singular|symmetric|positive definite|positive semi-?definite|" \
-         r"negative definite|orthogonal|diagonal|diagonalizable|upper triangular|lower triangular|square"
+_PROPS = (
+    r"invertible|nonsingular|non-singular|singular|symmetric|positive definite|positive semi-?definite|"
+    r"negative definite|orthogonal|diagonal|diagonalizable|upper triangular|lower triangular|square"
+)
 
 
 def check_matrix(text: str) -> dict[str, Any] | None:
@@ -222,15 +256,20 @@ def check_matrix(text: str) -> dict[str, Any] | None:
         prop = m.group(3).lower().replace("-", "")
         square = M.is_square
         tests = {
-            "invertible": lambda: square and M.det() != 0, "nonsingular": lambda: square and M.det() != 0,
-            "singular": lambda: square and M.det() == 0, "symmetric": lambda: M == M.T,
+            "invertible": lambda: square and M.det() != 0,
+            "nonsingular": lambda: square and M.det() != 0,
+            "singular": lambda: square and M.det() == 0,
+            "symmetric": lambda: M == M.T,
             "positive definite": lambda: M == M.T and M.is_positive_definite,
             "positive semidefinite": lambda: M == M.T and M.is_positive_semidefinite,
             "positive semi-definite": lambda: M == M.T and M.is_positive_semidefinite,
             "negative definite": lambda: M == M.T and M.is_negative_definite,
             "orthogonal": lambda: square and sp.simplify(M * M.T - sp.eye(M.rows)).is_zero_matrix,
-            "diagonal": lambda: M.is_diagonal(), "diagonalizable": lambda: square and M.is_diagonalizable(),
-            "upper triangular": lambda: M.is_upper, "lower triangular": lambda: M.is_lower, "square": lambda: square,
+            "diagonal": lambda: M.is_diagonal(),
+            "diagonalizable": lambda: square and M.is_diagonalizable(),
+            "upper triangular": lambda: M.is_upper,
+            "lower triangular": lambda: M.is_lower,
+            "square": lambda: square,
         }
         has = attempt(tests[prop], None, 4.0)
         if has is None:
@@ -242,19 +281,27 @@ def check_matrix(text: str) -> dict[str, Any] | None:
             if eig is not None:
                 facts.append(f"eigenvalues {sstr(eig)}")
         ok = bool(has) != bool(m.group(2))
-        return {"kind": "matrix", "verified": ok, "lhs": sstr(M.tolist()), "rhs": f"{m.group(2) or ''}{prop}",
-                "method": "exact",
-                "explanation": f"the matrix is {'' if has else 'not '}{prop}: {', '.join(facts)}"}
+        return {
+            "kind": "matrix",
+            "verified": ok,
+            "lhs": sstr(M.tolist()),
+            "rhs": f"{m.group(2) or ''}{prop}",
+            "method": "exact",
+            "explanation": f"the matrix is {'' if has else 'not '}{prop}: {', '.join(facts)}",
+        }
     m = re.fullmatch(r"(?:the )?eigenvalues of (.+?) (?:are|is|=) (.+)", text, flags=re.I) or re.fullmatch(
-        r"(.+?) has eigenvalues (.+)", text, flags=re.I)
+        r"(.+?) has eigenvalues (.+)", text, flags=re.I
+    )
     if m:
         M = parse(m.group(1))
         return decide_lists(sorted(M.eigenvals(multiple=True), key=sp.default_sort_key), _values(m.group(2)), "matrix")
     return None
 
 
-_METRICS = r"f1|f-1|f1[- ]score|f[- ]score|f-?beta|accuracy|precision|recall|mean|average|median|" \
-           r"(?:sample |population )?(?:variance|std|standard deviation)"
+_METRICS = (
+    r"f1|f-1|f1[- ]score|f[- ]score|f-?beta|accuracy|precision|recall|mean|average|median|"
+    r"(?:sample |population )?(?:variance|std|standard deviation)"
+)
 
 
 def check_statistics(text: str, op: str) -> dict[str, Any] | None:
@@ -265,7 +312,7 @@ def check_statistics(text: str, op: str) -> dict[str, Any] | None:
     metric = metric_m.group(1)
     left, rel, right = split_relation(text)
     if metric in ("mean", "average", "median") or "variance" in metric or "std" in metric or "deviation" in metric:
-        data_text = left[metric_m.end():]
+        data_text = left[metric_m.end() :]
         data = [sp.nsimplify(v) for v in re.findall(_NUM, data_text)]
         if not data or not re.fullmatch(_NUM, right.strip()):
             return None
@@ -286,14 +333,32 @@ def check_statistics(text: str, op: str) -> dict[str, Any] | None:
                 cands["sample"] = root(_variance(data, sample=True))
         params = f"data {sstr(data)}"
     else:
-        names = dict(re.findall(r"\b(precision|recall|p|r|tp|fp|tn|fn|beta|true positives?|false positives?|"
-                                rf"true negatives?|false negatives?)\s*(?:=|:|of|is)?\s*({_NUM})", low))
-        alias = {"p": "precision", "r": "recall", "true positive": "tp", "true positives": "tp", "false positive": "fp",
-                 "false positives": "fp", "true negative": "tn", "true negatives": "tn", "false negative": "fn",
-                 "false negatives": "fn"}
+        names = dict(
+            re.findall(
+                r"\b(precision|recall|p|r|tp|fp|tn|fn|beta|true positives?|false positives?|"
+                rf"true negatives?|false negatives?)\s*(?:=|:|of|is)?\s*({_NUM})",
+                low,
+            )
+        )
+        alias = {
+            "p": "precision",
+            "r": "recall",
+            "true positive": "tp",
+            "true positives": "tp",
+            "false positive": "fp",
+            "false positives": "fp",
+            "true negative": "tn",
+            "true negatives": "tn",
+            "false negative": "fn",
+            "false negatives": "fn",
+        }
         v = {alias.get(k, k): sp.nsimplify(x.rstrip("%")) / (100 if x.endswith("%") else 1) for k, x in names.items()}
-        rest = re.sub(r"\b(precision|recall|p|r|tp|fp|tn|fn|beta|true positives?|false positives?|true negatives?|"
-                      rf"false negatives?)\s*(?:=|:|of|is)?\s*{_NUM}|\b({_METRICS})\b", " ", low)
+        rest = re.sub(
+            r"\b(precision|recall|p|r|tp|fp|tn|fn|beta|true positives?|false positives?|true negatives?|"
+            rf"false negatives?)\s*(?:=|:|of|is)?\s*{_NUM}|\b({_METRICS})\b",
+            " ",
+            low,
+        )
         nums = re.findall(_NUM, rest)
         if len(nums) != 1:
             raise ClaimError(f"{metric}: expected exactly one claimed value besides the named inputs, found {nums}")
@@ -307,27 +372,41 @@ def check_statistics(text: str, op: str) -> dict[str, Any] | None:
         if "recall" not in v and {"tp", "fn"} <= v.keys() and f_score:
             v["recall"] = v["tp"] / (v["tp"] + v["fn"])
         formulas = {
-            "accuracy": (("tp", "tn", "fp", "fn"),
-                         lambda: (v["tp"] + v["tn"]) / (v["tp"] + v["tn"] + v["fp"] + v["fn"])),
+            "accuracy": (
+                ("tp", "tn", "fp", "fn"),
+                lambda: (v["tp"] + v["tn"]) / (v["tp"] + v["tn"] + v["fp"] + v["fn"]),
+            ),
             "precision": (("tp", "fp"), lambda: v["tp"] / (v["tp"] + v["fp"])),
             "recall": (("tp", "fn"), lambda: v["tp"] / (v["tp"] + v["fn"])),
         }
-        need, fn = formulas.get(metric, (("precision", "recall"), lambda: (1 + beta**2) * v["precision"] * v["recall"]
-                                         / (beta**2 * v["precision"] + v["recall"])))
+        need, fn = formulas.get(
+            metric,
+            (
+                ("precision", "recall"),
+                lambda: (1 + beta**2) * v["precision"] * v["recall"] / (beta**2 * v["precision"] + v["recall"]),
+            ),
+        )
         if not set(need) <= v.keys():
             raise ClaimError(f"{metric}: missing inputs {sorted(set(need) - v.keys())}")
         cands = {metric: fn()}
         params = ", ".join(f"{k}={sstr(x)}" for k, x in v.items())
     unit = literal_unit(right)
-    results = {name: (val, close_to(float(val), float(claimed), unit) if unit and "." in right
-                      else (val == claimed or None)) for name, val in cands.items()}
+    results = {
+        name: (val, close_to(float(val), float(claimed), unit) if unit and "." in right else (val == claimed or None))
+        for name, val in cands.items()
+    }
     hit = next((n for n, (_, how) in results.items() if how), None)
     shown = "; ".join(f"{n} = {sstr(val)} ≈ {float(val):.6g}" for n, (val, _) in results.items())
     first = next(iter(results.values()))[0]
-    return {"kind": "statistics", "verified": hit is not None, "lhs": f"{metric} of {params}", "rhs": right,
-            "method": "exact" if hit is None or results[hit][1] is True else "numeric",
-            "explanation": shown + (f"; matches the {hit} value" if hit else ""),
-            "difference": None if hit else f"{float(first) - float(claimed):.6g}"}
+    return {
+        "kind": "statistics",
+        "verified": hit is not None,
+        "lhs": f"{metric} of {params}",
+        "rhs": right,
+        "method": "exact" if hit is None or results[hit][1] is True else "numeric",
+        "explanation": shown + (f"; matches the {hit} value" if hit else ""),
+        "difference": None if hit else f"{float(first) - float(claimed):.6g}",
+    }
 
 
 def check_inequality(lhs: Any, rhs: Any, op: str, domains: list[str] | None) -> dict[str, Any]:
@@ -336,8 +415,12 @@ def check_inequality(lhs: Any, rhs: Any, op: str, domains: list[str] | None) -> 
     base = {"kind": "inequality", "lhs": sstr(lhs), "rhs": sstr(rhs)}
     if not syms:
         truth = attempt(lambda: bool(rel(lhs, rhs)), None)
-        return base | {"verified": truth, "method": "exact", "difference": None if truth else sstr(lhs - rhs),
-                       "explanation": f"lhs = {_approx(lhs)}, rhs = {_approx(rhs)}"}
+        return base | {
+            "verified": truth,
+            "method": "exact",
+            "difference": None if truth else sstr(lhs - rhs),
+            "explanation": f"lhs = {_approx(lhs)}, rhs = {_approx(rhs)}",
+        }
     for domain in domains or ["real", "positive"]:
         sub = {s: sp.Symbol(s.name, **_ASSUME[domain]) for s in syms}
         claim = rel(lhs.xreplace(sub), rhs.xreplace(sub))
@@ -346,18 +429,30 @@ def check_inequality(lhs: Any, rhs: Any, op: str, domains: list[str] | None) -> 
             over = sp.S.Reals if domain != "positive" else sp.Interval.open(0, sp.oo)
             fails = attempt(lambda claim=claim, x=x, over=over: sp.solveset(sp.Not(claim), x, domain=over))
             if fails is not None and fails is sp.S.EmptySet:
-                return base | {"verified": True, "method": "symbolic", "assumptions": describe(syms, domain),
-                               "explanation": f"holds for every {x} ({domain})"}
+                return base | {
+                    "verified": True,
+                    "method": "symbolic",
+                    "assumptions": describe(syms, domain),
+                    "explanation": f"holds for every {x} ({domain})",
+                }
             if fails is not None and fails is not sp.S.EmptySet:
                 pt = _pick(fails)
                 if pt is not None:
-                    return base | {"verified": False, "counterexample": {x.name: sstr(pt)},
-                                   "assumptions": describe(syms, domain),
-                                   "explanation": f"fails for {x} in {sstr(fails)}"}
+                    return base | {
+                        "verified": False,
+                        "counterexample": {x.name: sstr(pt)},
+                        "assumptions": describe(syms, domain),
+                        "explanation": f"fails for {x} in {sstr(fails)}",
+                    }
         point = _failing_point(lhs.xreplace(sub), rhs.xreplace(sub), rel, list(sub.values()), domain)
         if point is not None:
-            return base | {"verified": False, "counterexample": point, "assumptions": describe(syms, domain),
-                           "method": "numeric", "explanation": f"fails at {point}"}
+            return base | {
+                "verified": False,
+                "counterexample": point,
+                "assumptions": describe(syms, domain),
+                "method": "numeric",
+                "explanation": f"fails at {point}",
+            }
     return base | {"verified": None, "explanation": "undecided: no counterexample at the sample points, but not proved"}
 
 
@@ -390,7 +485,9 @@ def _pick(s: Any) -> Any:
 _ASSUMPTION = re.compile(
     r"\s*,?\s*\b(?:for|where|assuming|when)\s+(?:all\s+)?(?:(positive|real|nonnegative|negative|integer)\s+"
     r"([A-Za-z](?:\s*,\s*[A-Za-z])*)|([A-Za-z](?:\s*,\s*[A-Za-z])*)\s*(>|>=|<)\s*0|"
-    r"([A-Za-z](?:\s*,\s*[A-Za-z])*)\s+(?:real|positive))\s*$", flags=re.I)
+    r"([A-Za-z](?:\s*,\s*[A-Za-z])*)\s+(?:real|positive))\s*$",
+    flags=re.I,
+)
 
 
 def check(claim: str) -> dict[str, Any]:
@@ -415,8 +512,11 @@ def check(claim: str) -> dict[str, Any]:
         return stats
     if op in ("<", ">", "<=", ">=", "!="):
         return check_inequality(parse(left), parse(right), op, domains)
-    for kind in (lambda: check_derivative(left, right), lambda: check_integral(left, right, op),
-                 lambda: check_limit(left, right, op)):
+    for kind in (
+        lambda: check_derivative(left, right),
+        lambda: check_integral(left, right, op),
+        lambda: check_limit(left, right, op),
+    ):
         out = kind()
         if out is not None:
             return out

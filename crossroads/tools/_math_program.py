@@ -28,7 +28,10 @@ from sympy.parsing.sympy_parser import (
 _DEADLINE = [0.0]
 _STEP = 2.0
 _TRANSFORMS = standard_transformations + (
-    implicit_multiplication, implicit_application, function_exponentiation, convert_xor,
+    implicit_multiplication,
+    implicit_application,
+    function_exponentiation,
+    convert_xor,
 )
 _FORBIDDEN = re.compile(
     r"__|\b(import|exec|eval|compile|open|getattr|setattr|delattr|globals|locals|vars|lambda|os|sys|"
@@ -95,16 +98,34 @@ def _variance(*args: Any, sample: bool = False) -> Any:
 
 
 _LOCALS: dict[str, Any] = {
-    "e": sp.E, "i": sp.I, "ln": sp.log, "lg": lambda x: sp.log(x, 10), "N": sp.Symbol("N"), "S": sp.Symbol("S"),
-    "Q": sp.Symbol("Q"), "O": sp.Symbol("O"), "C": sp.Symbol("C"), "inf": sp.oo, "infinity": sp.oo,
-    "Matrix": sp.Matrix, "det": lambda m: _mat(m).det(), "trace": lambda m: _mat(m).trace(),
-    "tr": lambda m: _mat(m).trace(), "rank": lambda m: _mat(m).rank(), "inv": lambda m: _mat(m).inv(),
-    "inverse": lambda m: _mat(m).inv(), "transpose": lambda m: _mat(m).T,
+    "e": sp.E,
+    "i": sp.I,
+    "ln": sp.log,
+    "lg": lambda x: sp.log(x, 10),
+    "N": sp.Symbol("N"),
+    "S": sp.Symbol("S"),
+    "Q": sp.Symbol("Q"),
+    "O": sp.Symbol("O"),
+    "C": sp.Symbol("C"),
+    "inf": sp.oo,
+    "infinity": sp.oo,
+    "Matrix": sp.Matrix,
+    "det": lambda m: _mat(m).det(),
+    "trace": lambda m: _mat(m).trace(),
+    "tr": lambda m: _mat(m).trace(),
+    "rank": lambda m: _mat(m).rank(),
+    "inv": lambda m: _mat(m).inv(),
+    "inverse": lambda m: _mat(m).inv(),
+    "transpose": lambda m: _mat(m).T,
     "eigenvalues": lambda m: sorted(_mat(m).eigenvals(multiple=True), key=sp.default_sort_key),
     "eigenvals": lambda m: sorted(_mat(m).eigenvals(multiple=True), key=sp.default_sort_key),
-    "mean": lambda *a: sum(_data(a)) / len(_data(a)), "variance": _variance, "var": _variance,
-    "std": lambda *a: sp.sqrt(_variance(*a)), "median": lambda *a: sp.Rational(1, 1) * sp.median(_data(a))
-    if hasattr(sp, "median") else _median(_data(a)), "choose": sp.binomial, "nCr": sp.binomial,
+    "mean": lambda *a: sum(_data(a)) / len(_data(a)),
+    "variance": _variance,
+    "var": _variance,
+    "std": lambda *a: sp.sqrt(_variance(*a)),
+    "median": lambda *a: sp.Rational(1, 1) * sp.median(_data(a)) if hasattr(sp, "median") else _median(_data(a)),
+    "choose": sp.binomial,
+    "nCr": sp.binomial,
 }
 
 
@@ -148,9 +169,29 @@ def _matrix_literals(text: str) -> str:
 
 def normalize(claim: str) -> str:
     t = claim.strip()
-    for a, b in {"−": "-", "–": "-", "×": "*", "·": "*", "⋅": "*", "÷": "/", "π": "pi", "∞": "oo",
-                 "≤": "<=", "≥": ">=", "≠": "!=", "≈": "~=", "≅": "~=", "→": "->", "∫": " integral ",
-                 "λ": "lamda", "θ": "theta", "α": "alpha", "β": "beta", "’": "'", "ⁿ": "**n"}.items():
+    for a, b in {
+        "−": "-",
+        "–": "-",
+        "×": "*",
+        "·": "*",
+        "⋅": "*",
+        "÷": "/",
+        "π": "pi",
+        "∞": "oo",
+        "≤": "<=",
+        "≥": ">=",
+        "≠": "!=",
+        "≈": "~=",
+        "≅": "~=",
+        "→": "->",
+        "∫": " integral ",
+        "λ": "lamda",
+        "θ": "theta",
+        "α": "alpha",
+        "β": "beta",
+        "’": "'",
+        "ⁿ": "**n",
+    }.items():
         t = t.replace(a, b)
     t = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", lambda m: f"**({m.group(0).translate(_SUPER)})", t)
     t = re.sub(r"√\s*(\d+(?:\.\d+)?|[A-Za-z]\w*)", r"sqrt(\1)", t).replace("√", "sqrt")
@@ -164,8 +205,11 @@ def split_top(text: str, pattern: str) -> list[tuple[str, str, str]]:
     for ch in text:
         depth += 1 if ch in "([{" else -1 if ch in ")]}" else 0
         depths.append(depth)
-    return [(text[: m.start()].strip(), m.group(1), text[m.end():].strip())
-            for m in re.finditer(pattern, text) if (depths[m.start() - 1] if m.start() else 0) == 0]
+    return [
+        (text[: m.start()].strip(), m.group(1), text[m.end() :].strip())
+        for m in re.finditer(pattern, text)
+        if (depths[m.start() - 1] if m.start() else 0) == 0
+    ]
 
 
 _REL = r"\s*(<=|>=|!=|==|~=|=|(?<![-<])>|<(?!=)|\bis\b|\bequals\b)\s*"
@@ -196,16 +240,29 @@ def jsonable(v: Any) -> Any:
 # ---------------------------------------------------------------- deciding equality / identity
 
 _POINTS = {
-    "complex": [sp.Float("0.37") + sp.I * sp.Float("0.61"), sp.Float("-1.23") + sp.I * sp.Float("0.45"),
-                sp.Float("2.17") - sp.I * sp.Float("1.31"), sp.Float("-0.71") - sp.I * sp.Float("2.09"),
-                sp.Float("1.53") + sp.I * sp.Float("0.29")],
+    "complex": [
+        sp.Float("0.37") + sp.I * sp.Float("0.61"),
+        sp.Float("-1.23") + sp.I * sp.Float("0.45"),
+        sp.Float("2.17") - sp.I * sp.Float("1.31"),
+        sp.Float("-0.71") - sp.I * sp.Float("2.09"),
+        sp.Float("1.53") + sp.I * sp.Float("0.29"),
+    ],
     "real": [sp.Float(v) for v in ("-1.37", "0.61", "2.23", "-0.45", "1.71", "-2.89", "3.07")],
     "positive": [sp.Float(v) for v in ("0.37", "1.61", "2.23", "0.45", "3.71", "1.29", "5.07")],
 }
-_NICE = {"complex": [-1, 2, -2, 3, sp.I, sp.Rational(1, 2)], "real": [-1, 2, -2, 3, sp.Rational(1, 2), -3],
-         "positive": [2, 3, sp.Rational(1, 2), 5, 1, 4]}
-_ASSUME = {"complex": {}, "real": {"real": True}, "positive": {"positive": True},
-           "nonnegative": {"nonnegative": True}, "negative": {"negative": True}, "integer": {"integer": True}}
+_NICE = {
+    "complex": [-1, 2, -2, 3, sp.I, sp.Rational(1, 2)],
+    "real": [-1, 2, -2, 3, sp.Rational(1, 2), -3],
+    "positive": [2, 3, sp.Rational(1, 2), 5, 1, 4],
+}
+_ASSUME = {
+    "complex": {},
+    "real": {"real": True},
+    "positive": {"positive": True},
+    "nonnegative": {"nonnegative": True},
+    "negative": {"negative": True},
+    "integer": {"integer": True},
+}
 
 
 def _value(expr: Any, point: dict[Any, Any]) -> Any:
@@ -226,12 +283,14 @@ def _differs(lhs: Any, rhs: Any, point: dict[Any, Any]) -> tuple[Any, Any] | Non
 def counterexample(lhs: Any, rhs: Any, syms: list[Any], domain: str) -> dict[str, Any] | None:
     """A point where the sides differ: fixed generic points decide, then a nicer point is looked for."""
     pool = _POINTS.get(domain, _POINTS["real"])
-    if not any(_differs(lhs, rhs, {s: pool[(k + 3 * i) % len(pool)] for i, s in enumerate(syms)})
-               for k in range(len(pool))):
+    if not any(
+        _differs(lhs, rhs, {s: pool[(k + 3 * i) % len(pool)] for i, s in enumerate(syms)}) for k in range(len(pool))
+    ):
         return None
     nice = _NICE.get(domain, _NICE["real"])
     trials = [{s: v for s in syms} for v in nice] + [
-        {s: nice[(k + i) % len(nice)] for i, s in enumerate(syms)} for k in range(len(nice))]
+        {s: nice[(k + i) % len(nice)] for i, s in enumerate(syms)} for k in range(len(nice))
+    ]
     trials += [{s: pool[(k + 3 * i) % len(pool)] for i, s in enumerate(syms)} for k in range(len(pool))]
     for point in trials:
         hit = _differs(lhs, rhs, point)
@@ -262,13 +321,19 @@ def is_zero(expr: Any) -> bool | None:
 
 
 def describe(syms: list[Any], domain: str) -> list[str]:
-    fmt = {"real": "{} is real", "positive": "{} > 0", "nonnegative": "{} >= 0", "negative": "{} < 0",
-           "integer": "{} is an integer"}.get(domain)
+    fmt = {
+        "real": "{} is real",
+        "positive": "{} > 0",
+        "nonnegative": "{} >= 0",
+        "negative": "{} < 0",
+        "integer": "{} is an integer",
+    }.get(domain)
     return [fmt.format(s.name) for s in syms] if fmt else []
 
 
-def decide_equal(lhs: Any, rhs: Any, kind: str, op: str = "=", rhs_text: str = "",
-                 domains: list[str] | None = None) -> dict[str, Any]:
+def decide_equal(
+    lhs: Any, rhs: Any, kind: str, op: str = "=", rhs_text: str = "", domains: list[str] | None = None
+) -> dict[str, Any]:
     if isinstance(lhs, list | tuple) or isinstance(rhs, list | tuple):
         return decide_lists(lhs, rhs, kind)
     if isinstance(lhs, sp.MatrixBase) or isinstance(rhs, sp.MatrixBase):
@@ -293,20 +358,36 @@ def decide_equal(lhs: Any, rhs: Any, kind: str, op: str = "=", rhs_text: str = "
         if proved is False:
             continue
         where = "for all complex values" if domain == "complex" else f"for {', '.join(describe(syms, domain))}"
-        how = "sympy simplifies lhs - rhs to 0" if proved else (
-            "no counterexample at the sample points; sympy could not simplify lhs - rhs to 0 in time")
-        out = base | {"verified": True, "assumptions": describe(syms, domain),
-                      "method": "symbolic" if proved else "numeric", "explanation": f"holds {where}: {how}"}
+        how = (
+            "sympy simplifies lhs - rhs to 0"
+            if proved
+            else ("no counterexample at the sample points; sympy could not simplify lhs - rhs to 0 in time")
+        )
+        out = base | {
+            "verified": True,
+            "assumptions": describe(syms, domain),
+            "method": "symbolic" if proved else "numeric",
+            "explanation": f"holds {where}: {how}",
+        }
         if failed:  # false as stated; say where it does hold
-            out |= {"verified": False, "counterexample": failed["cex"], "conditional": True,
-                    "explanation": f"false in general ({_cex_text(failed)}); holds {where}: {how}"}
+            out |= {
+                "verified": False,
+                "counterexample": failed["cex"],
+                "conditional": True,
+                "explanation": f"false in general ({_cex_text(failed)}); holds {where}: {how}",
+            }
         return out
     if failed:
-        return base | {"verified": False, "counterexample": failed["cex"],
-                       "assumptions": describe(syms, failed["domain"]), "method": "numeric",
-                       "difference": sstr(attempt(lambda: sp.simplify(lhs - rhs), lhs - rhs)),
-                       "explanation": f"false even {_cex_text(failed)}" if failed["domain"] != doms[0]
-                       else f"false: {_cex_text(failed)}"}
+        return base | {
+            "verified": False,
+            "counterexample": failed["cex"],
+            "assumptions": describe(syms, failed["domain"]),
+            "method": "numeric",
+            "difference": sstr(attempt(lambda: sp.simplify(lhs - rhs), lhs - rhs)),
+            "explanation": f"false even {_cex_text(failed)}"
+            if failed["domain"] != doms[0]
+            else f"false: {_cex_text(failed)}",
+        }
     return base | {"verified": None, "explanation": "undecided: no counterexample found and no proof in time"}
 
 
@@ -343,8 +424,12 @@ def decide_numbers(lhs: Any, rhs: Any, op: str, rhs_text: str, kind: str) -> dic
         d = attempt(lambda: sp.simplify(lhs - rhs), lhs - rhs)
         dv = _value(d, {})
         if zero is False or (dv is not None and abs(complex(dv)) > 1e-20):
-            return {"verified": False, "method": "exact", "difference": sstr(d),
-                    "explanation": f"lhs - rhs = {sstr(d)}" + (f" ≈ {sstr(sp.N(d, 12))}" if not d.is_Rational else "")}
+            return {
+                "verified": False,
+                "method": "exact",
+                "difference": sstr(d),
+                "explanation": f"lhs - rhs = {sstr(d)}" + (f" ≈ {sstr(sp.N(d, 12))}" if not d.is_Rational else ""),
+            }
         return {"verified": None, "explanation": "could not decide whether lhs - rhs is zero"}
     lv, rv = _value(lhs, {}), _value(rhs, {})
     if lv is None or rv is None or not (lv.is_real and rv.is_real):
@@ -357,15 +442,22 @@ def decide_numbers(lhs: Any, rhs: Any, op: str, rhs_text: str, kind: str) -> dic
     else:
         ok = abs(diff) <= 1e-9 * max(1.0, abs(float(lv)))
         tol = "relative tolerance 1e-9"
-    return {"kind": "numeric" if kind == "equality" else kind, "verified": ok, "method": "numeric",
-            "difference": None if ok else f"{diff:.6g}",
-            "explanation": f"lhs = {sp.N(lv, 15)}, rhs = {sp.N(rv, 15)}, difference {diff:.3g}; "
-            + (tol if ok else f"outside the tolerance of the digits given (unit {unit:g})" if unit else tol)}
+    return {
+        "kind": "numeric" if kind == "equality" else kind,
+        "verified": ok,
+        "method": "numeric",
+        "difference": None if ok else f"{diff:.6g}",
+        "explanation": f"lhs = {sp.N(lv, 15)}, rhs = {sp.N(rv, 15)}, difference {diff:.3g}; "
+        + (tol if ok else f"outside the tolerance of the digits given (unit {unit:g})" if unit else tol),
+    }
 
 
 def _same(a: Any, b: Any) -> bool:
-    return bool(is_zero(sp.sympify(a) - sp.sympify(b)) is True or _differs(sp.sympify(a), sp.sympify(b), {}) is None
-                and _value(sp.sympify(a), {}) is not None)
+    return bool(
+        is_zero(sp.sympify(a) - sp.sympify(b)) is True
+        or _differs(sp.sympify(a), sp.sympify(b), {}) is None
+        and _value(sp.sympify(a), {}) is not None
+    )
 
 
 def decide_lists(lhs: Any, rhs: Any, kind: str) -> dict[str, Any]:
@@ -380,10 +472,24 @@ def decide_lists(lhs: Any, rhs: Any, kind: str) -> dict[str, Any]:
         else:
             missing.remove(hit)
     ok = not missing and not extra
-    expl = "same values" if ok else "; ".join(
-        p for p in (f"missing {sstr(missing)}" if missing else "", f"not correct: {sstr(extra)}" if extra else "") if p)
-    return {"kind": kind, "lhs": sstr(a), "rhs": sstr(b), "verified": ok, "explanation": expl,
-            "difference": None if ok else expl, "method": "exact"}
+    expl = (
+        "same values"
+        if ok
+        else "; ".join(
+            p
+            for p in (f"missing {sstr(missing)}" if missing else "", f"not correct: {sstr(extra)}" if extra else "")
+            if p
+        )
+    )
+    return {
+        "kind": kind,
+        "lhs": sstr(a),
+        "rhs": sstr(b),
+        "verified": ok,
+        "explanation": expl,
+        "difference": None if ok else expl,
+        "method": "exact",
+    }
 
 
 def decide_matrices(lhs: Any, rhs: Any) -> dict[str, Any]:
@@ -393,5 +499,9 @@ def decide_matrices(lhs: Any, rhs: Any) -> dict[str, Any]:
         return base | {"verified": False, "explanation": f"shapes differ: {L.shape} vs {R.shape}"}
     d = (L - R).applyfunc(lambda e: attempt(lambda: sp.simplify(e), e))
     ok = d.is_zero_matrix
-    return base | {"verified": ok, "method": "exact", "difference": None if ok else sstr(d.tolist()),
-                   "explanation": "matrices are equal" if ok else f"lhs - rhs = {sstr(d.tolist())}"}
+    return base | {
+        "verified": ok,
+        "method": "exact",
+        "difference": None if ok else sstr(d.tolist()),
+        "explanation": "matrices are equal" if ok else f"lhs - rhs = {sstr(d.tolist())}",
+    }

@@ -44,8 +44,9 @@ def create_tables(conn: sqlite3.Connection, tables: dict[str, list[dict[str, Any
         spec = ", ".join(f"{_quote(c)} {t}" for c, t in zip(columns, types, strict=True))
         conn.execute(f"CREATE TABLE {_quote(name)} ({spec})")
         marks = ", ".join("?" for _ in columns)
-        conn.executemany(f"INSERT INTO {_quote(name)} VALUES ({marks})",
-                         [[_cell_in(row.get(c)) for c in columns] for row in rows])
+        conn.executemany(
+            f"INSERT INTO {_quote(name)} VALUES ({marks})", [[_cell_in(row.get(c)) for c in columns] for row in rows]
+        )
 
 
 def split_statements(query: str) -> list[str]:
@@ -74,8 +75,9 @@ def _deny_files(action: int, *args: Any) -> int:
     return sqlite3.SQLITE_DENY if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH) else sqlite3.SQLITE_OK
 
 
-def run(query: str, tables: dict[str, list[dict[str, Any]]], max_rows: int, max_cell: int,
-        budget: float) -> dict[str, Any]:
+def run(
+    query: str, tables: dict[str, list[dict[str, Any]]], max_rows: int, max_cell: int, budget: float
+) -> dict[str, Any]:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     deadline = time.monotonic() + budget
     conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
@@ -111,8 +113,13 @@ def run(query: str, tables: dict[str, list[dict[str, Any]]], max_rows: int, max_
     except sqlite3.Error as exc:
         reason = "time budget exceeded" if str(exc) == "interrupted" else str(exc)
         return {"ok": False, "columns": columns, "error": f"{type(exc).__name__}: {reason}"}
-    return {"ok": True, "columns": columns, "rows": rows, "row_count": count,
-            "truncated": truncated or count > max_rows}
+    return {
+        "ok": True,
+        "columns": columns,
+        "rows": rows,
+        "row_count": count,
+        "truncated": truncated or count > max_rows,
+    }
 
 
 def main(query: str, tables_json: str, marker: str, max_rows: int, max_cell: int, budget: float) -> None:

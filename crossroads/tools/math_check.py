@@ -42,10 +42,7 @@ def _checker_source() -> str:
 def build_program(claim: str, marker: str, budget: float) -> str:
     """The checker source plus a call with the claim as a JSON literal (decoded inside the sandbox)."""
     literal = json.dumps(claim)  # a JSON string, itself passed as a Python str literal to json.loads
-    return (
-        _checker_source()
-        + f"\n\nmain(json.loads({literal!r}), {marker!r}, {budget!r})\n"
-    )
+    return _checker_source() + f"\n\nmain(json.loads({literal!r}), {marker!r}, {budget!r})\n"
 
 
 def parse_marked(stdout: str, marker: str) -> dict[str, Any] | None:
@@ -53,7 +50,7 @@ def parse_marked(stdout: str, marker: str) -> dict[str, Any] | None:
     for line in reversed(stdout.splitlines()):
         if line.startswith(marker):
             try:
-                data = json.loads(line[len(marker):])
+                data = json.loads(line[len(marker) :])
             except ValueError:
                 return None
             return data if isinstance(data, dict) else None

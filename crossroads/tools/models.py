@@ -11,6 +11,8 @@ Tier = Literal["bwrap", "landlock", "unavailable", "unsafe-local"]
 
 
 class PythonResult(BaseModel):
+    """What `run_python` returns."""
+
     ok: bool
     """True when the snippet ran to completion with exit code 0."""
     stdout: str = ""
@@ -25,12 +27,23 @@ class PythonResult(BaseModel):
 
 
 MathKind = Literal[
-    "equality", "identity", "derivative", "integral", "limit", "solve", "numeric", "matrix", "statistics",
-    "inequality", "unknown",
+    "equality",
+    "identity",
+    "derivative",
+    "integral",
+    "limit",
+    "solve",
+    "numeric",
+    "matrix",
+    "statistics",
+    "inequality",
+    "unknown",
 ]
 
 
 class MathResult(BaseModel):
+    """What `check_math` returns: the verdict and how it was reached."""
+
     verified: bool | None
     """True or false when decided; None when undecidable or unparseable (see `error`)."""
     kind: MathKind = "unknown"
@@ -54,6 +67,8 @@ class MathResult(BaseModel):
 
 
 class SqlResult(BaseModel):
+    """What `run_sql` returns."""
+
     ok: bool
     columns: list[str] = Field(default_factory=list)
     rows: list[list[Any]] = Field(default_factory=list)

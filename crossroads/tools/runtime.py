@@ -28,7 +28,7 @@ log = structlog.get_logger("crossroads.tools.runtime")
 
 
 def runtime_path(configured: Path | None = None) -> Path:
-    """settings `sandbox.runtime`, else $CROSSROADS_SANDBOX__RUNTIME, else /opt/crossroads/sandbox."""
+    """Settings `sandbox.runtime`, else $CROSSROADS_SANDBOX__RUNTIME, else /opt/crossroads/sandbox."""
     if configured is not None:
         return Path(configured)
     env = os.environ.get("CROSSROADS_SANDBOX__RUNTIME")

@@ -52,6 +52,8 @@ class SandboxSetupError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
+    """Time and memory limits of one sandboxed run."""
+
     timeout: float
     memory_mb: int
 
@@ -64,12 +66,35 @@ def set_child_subreaper() -> None:
 def bwrap_argv(bwrap: str, runtime: Path, preload: tuple[str, ...], meta_fd: int) -> list[str]:
     argv = [
         bwrap,
-        "--unshare-user", "--unshare-all", "--disable-userns", "--die-with-parent", "--new-session",
-        "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/scratch",
-        "--setenv", "LANG", "C.UTF-8", "--setenv", "OPENBLAS_NUM_THREADS", "1",
-        "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MPLCONFIGDIR", "/tmp",
-        "--hostname", "sandbox",
-        "--ro-bind", "/usr", "/usr",
+        "--unshare-user",
+        "--unshare-all",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/bin:/bin",
+        "--setenv",
+        "HOME",
+        "/scratch",
+        "--setenv",
+        "LANG",
+        "C.UTF-8",
+        "--setenv",
+        "OPENBLAS_NUM_THREADS",
+        "1",
+        "--setenv",
+        "OMP_NUM_THREADS",
+        "1",
+        "--setenv",
+        "MPLCONFIGDIR",
+        "/tmp",
+        "--hostname",
+        "sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
     ]
     for name in ("bin", "sbin", "lib", "lib64", "lib32", "libx32"):
         target = Path("/") / name
@@ -78,13 +103,35 @@ def bwrap_argv(bwrap: str, runtime: Path, preload: tuple[str, ...], meta_fd: int
         elif target.is_dir():
             argv += ["--ro-bind", str(target), f"/{name}"]
     argv += [
-        "--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache",
-        "--ro-bind", str(runtime), "/opt/sbx",
-        "--proc", "/proc", "--dev", "/dev",
-        "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
-        "--size", str(SCRATCH_BYTES), "--tmpfs", "/scratch",
-        "--remount-ro", "/", "--chdir", "/scratch",
-        INNER_PYTHON, "-I", "-B", "-c", RUNNER_SOURCE, str(meta_fd), ",".join(preload),
+        "--ro-bind",
+        "/etc/ld.so.cache",
+        "/etc/ld.so.cache",
+        "--ro-bind",
+        str(runtime),
+        "/opt/sbx",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(SCRATCH_BYTES),
+        "--tmpfs",
+        "/tmp",
+        "--size",
+        str(SCRATCH_BYTES),
+        "--tmpfs",
+        "/scratch",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/scratch",
+        INNER_PYTHON,
+        "-I",
+        "-B",
+        "-c",
+        RUNNER_SOURCE,
+        str(meta_fd),
+        ",".join(preload),
     ]
     return argv
 
@@ -114,9 +161,7 @@ def _preexec(uid: int, cpu_seconds: int, memory_mb: int) -> None:
 class Sandbox:
     """One started sandbox; used for exactly one program, then killed and swept."""
 
-    def __init__(
-        self, *, slot: int, bwrap: str, runtime: Path, limits: Limits, preload: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, *, slot: int, bwrap: str, runtime: Path, limits: Limits, preload: tuple[str, ...] = ()) -> None:
         self.slot = slot
         self.uid = BASE_UID + slot
         self.limits = limits
@@ -126,8 +171,14 @@ class Sandbox:
         try:
             self.proc = subprocess.Popen(
                 bwrap_argv(bwrap, runtime, preload, meta_w),
-                env={}, cwd="/", close_fds=True, pass_fds=(meta_w,), start_new_session=True,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env={},
+                cwd="/",
+                close_fds=True,
+                pass_fds=(meta_w,),
+                start_new_session=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 preexec_fn=lambda: _preexec(self.uid, cpu, limits.memory_mb),
             )
         except BaseException:
@@ -214,8 +265,14 @@ class Sandbox:
         return self._result(out, err, bytes(meta), timed_out, truncated, duration_ms, timeout)
 
     def _result(
-        self, out: bytearray, err: bytearray, meta: bytes, timed_out: bool, truncated: bool,
-        duration_ms: float, timeout: float,
+        self,
+        out: bytearray,
+        err: bytearray,
+        meta: bytes,
+        timed_out: bool,
+        truncated: bool,
+        duration_ms: float,
+        timeout: float,
     ) -> PythonResult:
         rc = self.proc.returncode
         exit_code = None if rc is None else (128 - rc if rc < 0 else rc)

@@ -1,5 +1,7 @@
-"""`python -m crossroads.tools.setup [--force] [PATH]`: build the sandbox runtime (same as
-`crossroads setup-sandbox`), for install scripts that run before the CLI is on PATH."""
+"""`python -m crossroads.tools.setup [--force] [PATH]`: build the sandbox runtime.
+
+The same as `crossroads setup-sandbox`, for install scripts that run before the CLI is on PATH.
+"""
 
 from __future__ import annotations
 

@@ -40,6 +40,8 @@ PRELOAD = ("sympy", "numpy")
 
 @dataclass(frozen=True)
 class TierProbe:
+    """The sandbox tier found at start-up, and why a better one is unavailable."""
+
     tier: Tier
     reason: str = ""
 
@@ -109,9 +111,7 @@ class Toolbox:
         """Run an untrusted snippet in a fresh sandbox; the snippet's own failures are in the result."""
         return await self.run_program(code, timeout)
 
-    async def run_program(
-        self, source: str, timeout: float | None = None, *, pooled: bool = True
-    ) -> PythonResult:
+    async def run_program(self, source: str, timeout: float | None = None, *, pooled: bool = True) -> PythonResult:
         """Run a Python program in the sandbox: the primitive the math and SQL tools build on.
 
         The program's stdout is returned as is; a caller that needs structured output prints JSON and
@@ -150,9 +150,7 @@ class Toolbox:
     def _limits(self, timeout: float | None = None) -> Limits:
         return Limits(timeout=timeout or self.settings.timeout, memory_mb=self.settings.memory_mb)
 
-    def _new_sandbox(
-        self, limits: Limits, preload: tuple[str, ...], wait_slot: float | None
-    ) -> Sandbox | None:
+    def _new_sandbox(self, limits: Limits, preload: tuple[str, ...], wait_slot: float | None) -> Sandbox | None:
         slot = self._slots.acquire(wait_slot)
         if slot is None:
             return None
@@ -199,17 +197,13 @@ class Toolbox:
             return TierProbe("unavailable", "bubblewrap is not installed (apt-get install -y bubblewrap)")
         python = self.runtime / "bin" / "python"
         if not python.exists():
-            return TierProbe(
-                "unavailable", f"no sandbox runtime at {self.runtime} (run `crossroads setup-sandbox`)"
-            )
+            return TierProbe("unavailable", f"no sandbox runtime at {self.runtime} (run `crossroads setup-sandbox`)")
         blocked = unreadable_component(self.runtime)
         if blocked is not None:
             return TierProbe("unavailable", f"sandbox runtime path {blocked} is not readable by other users")
         set_child_subreaper()
         # Prints the uid only where the uid drop and the socket filter are both in force.
-        probe = (
-            "import os, socket\ntry:\n    socket.socket()\nexcept PermissionError:\n    print(os.getuid())"
-        )
+        probe = "import os, socket\ntry:\n    socket.socket()\nexcept PermissionError:\n    print(os.getuid())"
         try:
             sandbox = self._new_sandbox(self._limits(10.0), (), wait_slot=5)
             assert sandbox is not None
