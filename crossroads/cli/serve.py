@@ -93,6 +93,7 @@ def mcp(
 
     async def run() -> None:
         async with Orchestrator(settings, trace_store=True) as orchestrator:
+            orchestrator.prepare()  # a broken config fails before the host connects
             await build_mcp(lambda: orchestrator).run_stdio_async()
 
     anyio.run(run)

@@ -56,7 +56,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = orchestrator is None
-        orch = orchestrator or Orchestrator(settings, trace_store=True)
+        orch = orchestrator or Orchestrator(settings, trace_store=True).prepare()
         holder["orchestrator"] = orch
         app.state.orchestrator = orch
         try:

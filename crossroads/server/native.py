@@ -13,7 +13,7 @@ from crossroads.events import StreamEvent
 from crossroads.orchestrator import Orchestrator
 from crossroads.result import AskResult, RouteDecision
 from crossroads.server.errors import ApiError
-from crossroads.server.models import AgentInfo, AskRequest, CrossroadsMeta, ReadyStatus, RouteRequest
+from crossroads.server.models import AgentInfo, AskRequest, ReadyStatus, RouteRequest, summary_headers
 from crossroads.store import TraceStore, TraceSummary
 
 router = APIRouter(prefix="/v1", tags=["crossroads"])
@@ -42,7 +42,7 @@ def agent_infos(orch: Orchestrator) -> list[AgentInfo]:
 async def ask(req: AskRequest, request: Request) -> JSONResponse:
     """Answer a question; the full `AskResult`: answer, route, handoff path, tool calls, usage, trace id."""
     result = await _orchestrator(request).ask(req.question, agent=req.agent)
-    return JSONResponse(result.model_dump(mode="json"), headers=CrossroadsMeta.of(result).headers())
+    return JSONResponse(result.model_dump(mode="json"), headers=summary_headers(result.summary()))
 
 
 @router.post("/ask/stream", response_model=None, response_class=StreamingResponse)

@@ -135,6 +135,7 @@ class ScenarioRunner:
         self._toolboxes: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._judge: Judge | None = None
+        self._judge_orchestrator: Orchestrator | None = None
         self._judge_reason = "no judge model is configured (set --judge or CROSSROADS_JUDGE to a real model)"
 
     async def __aenter__(self) -> ScenarioRunner:
@@ -149,6 +150,8 @@ class ScenarioRunner:
                 stack.push_async_callback(orchestrator.aclose)
             for toolbox in self._toolboxes.values():
                 stack.push_async_callback(toolbox.aclose)
+            if self._judge_orchestrator is not None:
+                stack.push_async_callback(self._judge_orchestrator.aclose)
         self._orchestrators.clear()
         self._toolboxes.clear()
 
@@ -305,20 +308,14 @@ class ScenarioRunner:
         from pydantic_ai import Agent
 
         from crossroads.config import load_settings
-        from crossroads.graph import HandoffGraph
-        from crossroads.providers import ModelFactory
+        from crossroads.orchestrator import Orchestrator
         from crossroads.testing.cassette import cassette_wrapper
 
         settings = load_settings(self.options.config_file, models={"judge": spec})
-        factory = ModelFactory(
-            settings,
-            {},
-            HandoffGraph.build({}, None),
-            model_wrapper=cassette_wrapper,
-            http_transport=self.options.http_transport,
-        )
+        judges = Orchestrator(settings, model_wrapper=cassette_wrapper, http_transport=self.options.http_transport)
+        self._judge_orchestrator = judges
         agent: Agent[None, Grade] = Agent(
-            factory.specialist("judge"),
+            judges.models.for_role("judge"),
             output_type=Grade,
             instructions=(
                 "You grade an answer against a rubric. Return passed=true only if the answer satisfies the rubric;"
@@ -341,14 +338,14 @@ def _uses_remote_model(orchestrator: Orchestrator) -> bool:
 def _trace_summary(result: AskResult | None) -> dict[str, Any]:
     if result is None:
         return {}
-    tools = [f"{c.agent}.{c.name}" for c in result.tool_calls]
+    summary = result.summary()
     return {
-        "route": result.route.agents,
-        "abstain": result.route.abstain,
-        "handoff_path": result.handoff_path,
-        "tool_calls": tools,
-        "requests": result.usage.requests,
-        "tokens": result.usage.total_tokens,
+        "route": summary.route,
+        "abstain": summary.abstain,
+        "handoff_path": summary.handoff_path,
+        "tool_calls": summary.tool_calls,
+        "requests": summary.requests,
+        "tokens": summary.total_tokens,
         "answer": result.answer[:2000],
     }
 
