@@ -83,6 +83,7 @@ class ToolUnavailable(RunError):
 
 
 RUN_ERRORS: dict[str, type[RunError]] = {
-    cls.__name__: cls for cls in (RunError, LimitExceeded, HandoffError, ProviderError, ToolUnavailable)
+    cls.__name__: cls for cls in (RunError, HandoffError, ProviderError, ToolUnavailable)
 }
-"""Run errors by class name, to rebuild one from its serialised form (a stream's error event)."""
+"""Run errors that take a message, by class name, to rebuild one from a stream's error event
+(`LimitExceeded` is rebuilt from its `limit`)."""

@@ -125,13 +125,11 @@ class ErrorEvent(_Event):
 
     def to_error(self) -> CrossroadsError:
         """The exception this event reports, rebuilt; anything but a run error becomes a `CrossroadsError`."""
-        cls = RUN_ERRORS.get(self.kind)
-        if cls is LimitExceeded and self.limit is not None:
+        if self.kind == LimitExceeded.__name__ and self.limit is not None:
             detail = self.message.removeprefix(f"limit '{self.limit}' exceeded: ")
             return LimitExceeded(self.limit, detail, partial=self.partial)
-        if cls is not None and cls is not LimitExceeded:
-            return cls(self.message, partial=self.partial)
-        return CrossroadsError(self.message)
+        cls = RUN_ERRORS.get(self.kind)
+        return cls(self.message, partial=self.partial) if cls is not None else CrossroadsError(self.message)
 
 
 StreamEvent = Annotated[

@@ -8,7 +8,7 @@ This module imports nothing of the LLM stack.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -77,7 +77,7 @@ _ambient: ContextVar[AmbientDeps | None] = ContextVar("crossroads_ambient_deps",
 
 
 @contextmanager
-def ambient(agent: str, trace: Trace) -> Iterator[None]:
+def ambient(agent: str, trace: Trace) -> Generator[None]:
     """Trace agents that run without crossroads deps (the LLM router) into `trace` as `agent`."""
     token = _ambient.set(AmbientDeps(agent=agent, trace=trace))
     try:

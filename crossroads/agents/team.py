@@ -155,7 +155,9 @@ class Team:
             capabilities=[hooks, *models.capabilities("synthesizer")],
         )
 
-    async def run_specialist(self, agent: str, part: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits) -> str:
+    async def run_specialist(
+        self, agent: str, part: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits | None
+    ) -> str:
         prompt = specialist_prompt(part, deps.question, deps.covered)
         result = await self.agents[agent].run(prompt, deps=deps, usage=usage, usage_limits=limits)
         return result.output

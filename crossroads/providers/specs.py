@@ -65,7 +65,7 @@ def parse_spec(spec: str) -> ModelSpec:
     if not sep or not name.strip() or provider not in PROVIDERS or provider == OFFLINE:
         choices = "offline, " + ", ".join(f"{p}:<model>" for p in PROVIDERS if p != OFFLINE)
         raise ConfigError(f"model '{spec}': expected one of {choices}")
-    return ModelSpec(provider=provider, name=name.strip(), base_url=base_url)  # type: ignore[arg-type]
+    return ModelSpec(provider=provider, name=name.strip(), base_url=base_url)
 
 
 def api_key(spec: ModelSpec, compatible_key_env: str) -> str | None:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from crossroads.config import Settings
     from crossroads.orchestrator import Orchestrator
     from crossroads.result import AskResult
+    from crossroads.tools.base import SandboxTools
+    from crossroads.tools.models import MathResult, PythonResult, SqlResult
 
 Mode = Literal["auto", "record", "replay", "live"]
 Status = Literal["passed", "failed", "error", "skipped"]
@@ -94,11 +96,19 @@ class RunOptions:
 class _SharedToolbox:
     """A toolbox several orchestrators use; their `aclose` leaves it open, the runner closes it."""
 
-    def __init__(self, toolbox: Any) -> None:
+    def __init__(self, toolbox: SandboxTools) -> None:
         self._toolbox = toolbox
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._toolbox, name)
+    async def run_python(self, code: str, timeout: float | None = None) -> PythonResult:
+        return await self._toolbox.run_python(code, timeout)
+
+    async def check_math(self, claim: str, timeout: float | None = None) -> MathResult:
+        return await self._toolbox.check_math(claim, timeout)
+
+    async def run_sql(
+        self, query: str, tables: dict[str, list[dict[str, Any]]] | None = None, timeout: float | None = None
+    ) -> SqlResult:
+        return await self._toolbox.run_sql(query, tables, timeout)
 
     async def aclose(self) -> None:
         return None
@@ -121,7 +131,7 @@ def _as_transport(obj: Any) -> Any:
 
     class Transport(httpx2.AsyncBaseTransport):
         async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            return await obj.handle_async_request(request)  # type: ignore[no-any-return]
+            return await obj.handle_async_request(request)
 
     return Transport()
 

@@ -39,7 +39,7 @@ class BM25:
 
     def scores(self, query: str) -> list[float]:
         terms = set(tokens(query))
-        out = []
+        out: list[float] = []
         for doc, length in zip(self.docs, self.lengths, strict=True):
             score = 0.0
             for term in terms:
