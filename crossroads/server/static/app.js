@@ -68,7 +68,11 @@ async function start() {
   $("main").hidden = false;
   showKeyState();
   if (!views) {
-    views = { ask: new AskView({ graph, agents }), list: new TraceList(agents), detail: new TraceDetail(graph, agents) };
+    views = {
+      ask: new AskView({ graph, agents }),
+      list: new TraceList(agents),
+      detail: new TraceDetail(graph, agents),
+    };
     window.addEventListener("hashchange", route);
   }
   route();

@@ -7,6 +7,7 @@
 import { ApiError, streamAsk } from "./api.js";
 import { el, fmtMs, replace } from "./dom.js";
 import { GraphView } from "./graph.js";
+import { scoreList } from "./scores.js";
 
 /**
  * @typedef {object} AskContext
@@ -131,7 +132,12 @@ export class AskView {
       case "model_request": {
         const r = event.record;
         const tokens = `${r.input_tokens}+${r.output_tokens} tokens`;
-        this.note("model", el("b", {}, r.agent), ` ${r.model}: ${tokens}, ${fmtMs(r.duration_ms)}`, r.error ? ` – ${r.error}` : "");
+        this.note(
+          "model",
+          el("b", {}, r.agent),
+          ` ${r.model}: ${tokens}, ${fmtMs(r.duration_ms)}`,
+          r.error ? ` – ${r.error}` : "",
+        );
         break;
       }
       case "specialist_finished":
@@ -190,34 +196,4 @@ export class AskView {
     this.traceLink.href = `#/traces/${encodeURIComponent(traceId)}`;
     this.traceLink.hidden = false;
   }
-}
-
-/**
- * The router's scores as a bar list: chosen specialists first and marked, the deciding tier on top.
- * @param {any} decision a RouteDecision
- * @returns {HTMLElement}
- */
-export function scoreList(decision) {
-  const chosen = new Set(decision.targets.map((/** @type {any} */ t) => t.agent));
-  const scores = Object.entries(decision.scores ?? {}).sort((a, b) => b[1] - a[1]);
-  const list = el("ul", { class: "scores" });
-  for (const [agent, score] of scores) {
-    const bar = el("span", { class: "fill" });
-    bar.style.width = `${Math.max(0, Math.min(1, score)) * 100}%`;
-    list.append(
-      el(
-        "li",
-        { class: chosen.has(agent) ? "chosen" : "", dataset: { agent } },
-        el("span", { class: "name" }, agent),
-        el("span", { class: "meter" }, bar),
-        el("span", { class: "num" }, score.toFixed(2)),
-      ),
-    );
-  }
-  return el(
-    "div",
-    { class: "route-box" },
-    el("p", {}, "decided by ", el("b", { class: "stage" }, decision.stage), decision.reason ? `: ${decision.reason}` : ""),
-    list,
-  );
 }

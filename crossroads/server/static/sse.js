@@ -36,7 +36,8 @@ export function parseBlock(block) {
  * @returns {AsyncGenerator<SseMessage>}
  */
 export async function* readSse(body) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const decoder = /** @type {TransformStream<Uint8Array, string>} */ (/** @type {unknown} */ (new TextDecoderStream()));
+  const reader = body.pipeThrough(decoder).getReader();
   let buffer = "";
   try {
     for (;;) {

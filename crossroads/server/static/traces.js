@@ -31,7 +31,11 @@ export class TraceList {
     this.body = /** @type {HTMLElement} */ (document.querySelector("#trace-list tbody"));
     this.status = /** @type {HTMLElement} */ (document.getElementById("traces-status"));
     const agentSelect = /** @type {HTMLSelectElement} */ (this.form.elements.namedItem("agent"));
-    replace(agentSelect, el("option", { value: "" }, "any agent"), ...agents.map((a) => el("option", { value: a.name }, a.name)));
+    replace(
+      agentSelect,
+      el("option", { value: "" }, "any agent"),
+      ...agents.map((a) => el("option", { value: a.name }, a.name)),
+    );
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       void this.load();
@@ -116,7 +120,9 @@ export class TraceDetail {
       replace(this.root, el("p", { class: "status error" }, error instanceof ApiError ? error.message : String(error)));
       return;
     }
-    const svgRoot = /** @type {SVGSVGElement} */ (/** @type {unknown} */ (document.createElementNS("http://www.w3.org/2000/svg", "svg")));
+    const svgRoot = /** @type {SVGSVGElement} */ (
+      /** @type {unknown} */ (document.createElementNS("http://www.w3.org/2000/svg", "svg"))
+    );
     svgRoot.setAttribute("class", "graph small");
     const view = new GraphView(svgRoot, this.graphData, this.agents);
     view.showResult(result);
@@ -148,7 +154,12 @@ export class TraceDetail {
       ),
       el("h3", {}, "Waterfall"),
       renderWaterfall(result),
-      el("details", { class: "final-answer", open: true }, el("summary", {}, "Answer"), el("pre", { class: "literal answer-text" }, result.answer)),
+      el(
+        "details",
+        { class: "final-answer", open: true },
+        el("summary", {}, "Answer"),
+        el("pre", { class: "literal answer-text" }, result.answer),
+      ),
     );
   }
 }

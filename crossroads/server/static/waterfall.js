@@ -9,7 +9,7 @@
  */
 
 import { el, fmtMs, fmtValue } from "./dom.js";
-import { scoreList } from "./ask.js";
+import { scoreList } from "./scores.js";
 
 /**
  * @typedef {object} Span
@@ -44,11 +44,13 @@ function starts(records, from) {
  * @returns {Span[]}
  */
 function groupSpans(result, agents, from) {
-  /** @type {{kind: string, record: any}[]} */
+  /** @type {(records: any[] | undefined, kind: string, by: string) => {kind: string, record: any}[]} */
+  const pick = (records, kind, by) =>
+    (records ?? []).filter((r) => agents.has(r[by])).map((record) => ({ kind, record }));
   const items = [
-    ...(result.model_requests ?? []).filter((r) => agents.has(r.agent)).map((r) => ({ kind: "model", record: r })),
-    ...(result.tool_calls ?? []).filter((r) => agents.has(r.agent)).map((r) => ({ kind: "tool", record: r })),
-    ...(result.handoffs ?? []).filter((r) => agents.has(r.source)).map((r) => ({ kind: "handoff", record: r })),
+    ...pick(result.model_requests, "model", "agent"),
+    ...pick(result.tool_calls, "tool", "agent"),
+    ...pick(result.handoffs, "handoff", "source"),
   ];
   const offsets = starts(
     items.map((i) => i.record),
@@ -136,7 +138,9 @@ function body(span, result) {
         scoreList(r),
         facts([
           ["abstained", r.abstain ? "yes" : null],
-          ...r.targets.map((/** @type {any} */ t) => /** @type {[string, any]} */ ([`${t.agent} asked`, literal(t.sub_question)])),
+          ...r.targets.map(
+            (/** @type {any} */ t) => /** @type {[string, any]} */ ([`${t.agent} asked`, literal(t.sub_question)]),
+          ),
         ]),
       );
     case "specialist":
@@ -154,7 +158,12 @@ function body(span, result) {
       return facts([
         ["model", r.model],
         ["tokens", `${r.input_tokens} in, ${r.output_tokens} out`],
-        ["cache", r.cache_read_tokens || r.cache_write_tokens ? `${r.cache_read_tokens} read, ${r.cache_write_tokens} written` : null],
+        [
+          "cache",
+          r.cache_read_tokens || r.cache_write_tokens
+            ? `${r.cache_read_tokens} read, ${r.cache_write_tokens} written`
+            : null,
+        ],
         ["duration", fmtMs(r.duration_ms)],
         ["failed attempts", r.attempts?.length ? literal(r.attempts) : null],
         ["error", r.error],
@@ -171,7 +180,11 @@ function body(span, result) {
         ...Object.entries(r.arguments ?? {}).map(([k, v]) => facts([[k, literal(v)]])),
         el("h4", {}, "output"),
         r.result && typeof r.result === "object" && !Array.isArray(r.result)
-          ? facts(Object.entries(r.result).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length)).map(([k, v]) => [k, literal(v)]))
+          ? facts(
+              Object.entries(r.result)
+                .filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length))
+                .map(([k, v]) => [k, literal(v)]),
+            )
           : literal(r.result),
       );
     case "handoff":
@@ -199,13 +212,27 @@ function label(span) {
   const r = span.record;
   switch (span.kind) {
     case "route":
-      return ["route ", el("span", { class: "tag" }, r.stage), " → ", r.abstain ? "abstained" : r.targets.map((/** @type {any} */ t) => t.agent).join(", ")];
+      return [
+        "route ",
+        el("span", { class: "tag" }, r.stage),
+        " → ",
+        r.abstain ? "abstained" : r.targets.map((/** @type {any} */ t) => t.agent).join(", "),
+      ];
     case "specialist":
       return ["specialist ", el("b", {}, r.agent), r.path?.length > 2 ? ` (→ ${r.path.slice(2).join(" → ")})` : ""];
     case "model":
-      return ["model ", el("span", { class: "muted" }, r.agent), ` ${r.model} · ${r.input_tokens}+${r.output_tokens} tok`];
+      return [
+        "model ",
+        el("span", { class: "muted" }, r.agent),
+        ` ${r.model} · ${r.input_tokens}+${r.output_tokens} tok`,
+      ];
     case "tool":
-      return ["tool ", el("code", {}, r.name), " ", el("span", { class: `tag ${r.ok ? "ok" : "bad"}` }, toolVerdict(r))];
+      return [
+        "tool ",
+        el("code", {}, r.name),
+        " ",
+        el("span", { class: `tag ${r.ok ? "ok" : "bad"}` }, toolVerdict(r)),
+      ];
     case "handoff":
       return ["handoff ", el("b", {}, r.source), r.accepted ? " → " : " ⇸ ", el("b", {}, r.target)];
     case "synthesis":
@@ -264,7 +291,13 @@ export function renderWaterfall(result) {
   const container = el(
     "div",
     { class: "waterfall" },
-    el("div", { class: "wf-scale" }, el("span", {}, "0"), el("span", {}, fmtMs(total / 2)), el("span", {}, fmtMs(total))),
+    el(
+      "div",
+      { class: "wf-scale" },
+      el("span", {}, "0"),
+      el("span", {}, fmtMs(total / 2)),
+      el("span", {}, fmtMs(total)),
+    ),
   );
   for (const { span, depth } of rows) {
     const bar = el("span", { class: `bar bar-${span.kind}` });
