@@ -335,3 +335,37 @@ def test_csp_blocks_an_injection_that_slipped_through(watch: Watch, open_service
     page.wait_for_timeout(300)
     assert page.evaluate("window.__pwned") is None
     assert violations, "the browser reported no CSP violation"
+
+
+HANDOFF = (
+    "How do I train a gradient boosting churn model with cross-validation? Also, how do I deploy the model"
+    " container on Kubernetes with a Helm chart and autoscaling?"
+)
+
+
+def test_a_handoff_lights_its_edge_live_and_in_the_trace(watch: Watch, open_service: tuple[str, Orchestrator]) -> None:
+    page = watch.page
+    page.goto(f"{open_service[0]}/ui/")
+    page.select_option("#ask-agent", "data-ai")  # routing bypassed, as in scenarios/handoffs.yaml
+    ask(page, HANDOFF)
+    assert page.locator("#graph-svg path.edge.lit[data-from='data-ai'][data-to='cloud-infra']").count() == 1
+    assert page.locator("#graph-svg .node.handed[data-agent='cloud-infra']").count() == 1
+    assert page.locator("#graph-svg .node.routed[data-agent='cloud-infra']").count() == 0  # reached by handoff
+    assert "handed off to cloud-infra" in page.locator("#event-log").inner_text()
+    page.click("#answer-trace")
+    handoff = page.locator(".wf-row.kind-handoff")
+    handoff.locator("summary").click()
+    assert "fixed" in page.locator(".wf-row.kind-route summary").inner_text()
+    body = handoff.locator(".wf-body").inner_text()
+    assert "data-ai" in body and "cloud-infra" in body and "yes" in body
+
+
+def test_an_unusable_question_shows_the_servers_message(watch: Watch, open_service: tuple[str, Orchestrator]) -> None:
+    page = watch.page
+    page.goto(f"{open_service[0]}/ui/")
+    page.wait_for_selector("#main:not([hidden])")
+    page.fill("#question", "x" * 20_001)
+    page.click("#ask-button")
+    page.wait_for_selector("#ask-status.error")
+    assert "limit is 20000" in page.locator("#ask-status").inner_text()
+    assert page.locator("#ask-button").is_enabled() and page.locator("#answer-trace").is_hidden()
