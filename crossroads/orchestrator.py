@@ -327,7 +327,7 @@ class Orchestrator:
         from pydantic_ai.exceptions import UsageLimitExceeded
         from pydantic_ai.usage import RunUsage, UsageLimits
 
-        t0 = time.perf_counter()
+        t0 = trace.started = time.perf_counter()  # records' started_ms count from here, like duration_ms
         result = AskResult(trace_id=trace.trace_id, question=question, answer="", route=RouteDecision())
         answers: list[SpecialistAnswer] = []
         usage = RunUsage()

@@ -57,6 +57,8 @@ class ToolCallRecord(BaseModel):
     duration_ms: float = 0.0
     ok: bool = True
     """False when the tool raised, or reported that it could not run."""
+    started_ms: float | None = None
+    """When the call started, in ms after the ask started (None in traces recorded before it existed)."""
 
 
 class ModelAttempt(BaseModel):
@@ -82,6 +84,8 @@ class ModelRequestRecord(BaseModel):
     """Failed tries before this request succeeded (or gave up): retries and fallbacks."""
     error: str | None = None
     """Set when every retry and fallback failed; the request then counts no tokens."""
+    started_ms: float | None = None
+    """When the request started, in ms after the ask started (None in traces recorded before it existed)."""
 
 
 class HandoffRecord(BaseModel):
@@ -94,6 +98,8 @@ class HandoffRecord(BaseModel):
     accepted: bool = True
     note: str = ""
     """Why a handoff was refused (not a neighbour, already visited, hop limit)."""
+    started_ms: float | None = None
+    """When the handoff was made, in ms after the ask started (None in traces recorded before it existed)."""
 
 
 class SpecialistAnswer(BaseModel):

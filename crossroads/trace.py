@@ -8,6 +8,7 @@ This module imports nothing of the LLM stack.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,21 +37,33 @@ class Trace:
     model_requests: list[ModelRequestRecord] = field(default_factory=list)
     handoffs: list[HandoffRecord] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    """`time.perf_counter()` when the ask started: records get `started_ms` relative to it."""
 
     def emit(self, event: StreamEvent) -> None:
         event.trace_id = self.trace_id
         for listener in self.listeners:
             listener(event)
 
+    def _offset_ms(self, duration_ms: float = 0.0) -> float:
+        """Ms after the ask started of something that took `duration_ms` and finished now."""
+        return round(max(0.0, (time.perf_counter() - self.started) * 1000 - duration_ms), 3)
+
     def add_tool_call(self, record: ToolCallRecord) -> None:
+        if record.started_ms is None:
+            record.started_ms = self._offset_ms(record.duration_ms)
         self.tool_calls.append(record)
         self.emit(ToolReturned(record=record))
 
     def add_model_request(self, record: ModelRequestRecord) -> None:
+        if record.started_ms is None:
+            record.started_ms = self._offset_ms(record.duration_ms)
         self.model_requests.append(record)
         self.emit(ModelRequested(record=record))
 
     def add_handoff(self, record: HandoffRecord) -> None:
+        if record.started_ms is None:
+            record.started_ms = self._offset_ms()
         self.handoffs.append(record)
         self.emit(HandoffMade(record=record))
 
