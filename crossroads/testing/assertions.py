@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from crossroads.text import unwrap_fenced
+
 if TYPE_CHECKING:
     from crossroads.result import AskResult
     from crossroads.testing.scenario import Assertion
@@ -147,15 +149,11 @@ def _check(name: str) -> Callable[[Callable[..., Awaitable[Verdict]]], Callable[
     return register
 
 
-_FENCED = re.compile(r"^\s*```[A-Za-z]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
-
-
 @_check("is-json")
 async def _is_json(a: Assertion, obs: Observation) -> Verdict:
     text = _answer(obs)
-    fenced = _FENCED.match(text)
     try:
-        data = json.loads(fenced.group(1) if fenced else text)
+        data = json.loads(unwrap_fenced(text))
     except ValueError as exc:
         return Verdict(False, "an answer that is JSON", text, f"not JSON: {exc}")
     if not a.value:
