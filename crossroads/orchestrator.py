@@ -29,6 +29,7 @@ from crossroads.graph import ROUTER, HandoffGraph
 from crossroads.logs import configure_logging
 from crossroads.providers import ModelFactory
 from crossroads.providers.resilience import Sleep
+from crossroads.redact import redact
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router import Router
 from crossroads.store import TraceStore
@@ -254,7 +255,7 @@ class Orchestrator:
                             question=target.sub_question,
                             path=list(deps.visited),
                             answer="" if isinstance(outcome, Exception) else outcome,
-                            error=_describe(outcome) if isinstance(outcome, Exception) else None,
+                            error=redact(_describe(outcome)) if isinstance(outcome, Exception) else None,
                         )
                     )
                 good = [a for a in answers if a.error is None]
@@ -330,7 +331,7 @@ class Orchestrator:
         self, exc: CrossroadsError, result: AskResult, trace: Trace, answers: list[SpecialistAnswer], t0: float
     ) -> CrossroadsError:
         result.status = "error"
-        result.error = str(exc)
+        result.error = redact(str(exc))
         if isinstance(exc, RunError):
             exc.partial = self._finish(result, trace, answers, t0)
         log.warning("ask.failed", error=str(exc))

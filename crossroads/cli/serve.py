@@ -57,7 +57,13 @@ def serve(
             " or bind to 127.0.0.1"
         )
     err.print(f"crossroads serving on http://{bind}:{bind_port} (docs /docs, MCP /mcp, {n} worker(s))", highlight=False)
-    common: dict[str, Any] = {"host": bind, "port": bind_port, "log_level": "warning", "access_log": False}
+    common: dict[str, Any] = {
+        "host": bind,
+        "port": bind_port,
+        "log_level": "warning",
+        "access_log": False,
+        "log_config": None,  # uvicorn's loggers go through crossroads' chain (no locals, redacted)
+    }
     if n == 1:
         uvicorn.run(create_app(settings, host=bind), **common)
         return

@@ -38,6 +38,7 @@ from pydantic_ai.models import Model, ModelRequestContext
 from tenacity import wait_exponential_jitter
 
 from crossroads.errors import ProviderError
+from crossroads.redact import redact
 from crossroads.result import ModelAttempt
 from crossroads.trace import traced
 
@@ -104,9 +105,12 @@ def is_malformed(error: BaseException) -> bool:
 
 
 def describe(error: BaseException) -> str:
-    """One line for traces and logs: the error class and the provider's message (bodies cut short)."""
+    """One line for traces and logs: the error class and the provider's message (bodies cut short).
+
+    The message is redacted of key-shaped secrets first: a provider's error body may echo the key it got.
+    """
     status = status_of(error)
-    text = str(error).replace("\n", " ")[:300]
+    text = redact(str(error).replace("\n", " "))[:300]
     return f"{type(error).__name__}" + (f" ({status})" if status else "") + (f": {text}" if text else "")
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from crossroads.config import Settings, load_settings
 from crossroads.orchestrator import Orchestrator
+from crossroads.redact import register_secrets
 from crossroads.server import native, openai_api
 from crossroads.server.errors import install_error_handlers
 from crossroads.server.guard import RateLimiter, RequestGuard
@@ -39,6 +40,7 @@ def create_app(
     """The service. With `orchestrator` given, the app uses it and leaves closing it to the caller."""
     settings = settings or (orchestrator.settings if orchestrator else load_settings())
     server_settings = settings.server
+    register_secrets([*accepted_keys(settings), os.environ.get(settings.api_key_env)])  # never in logs/traces
     holder: dict[str, Orchestrator] = {}
 
     def current() -> Orchestrator:

@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossroads.errors import ConfigError, CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
+from crossroads.redact import redact
 
 log = structlog.get_logger("crossroads.server")
 
@@ -86,7 +87,7 @@ def from_crossroads_error(exc: CrossroadsError) -> ApiError:
             "handoff_path": partial.handoff_path,
         }
         headers["X-Crossroads-Trace-Id"] = partial.trace_id
-    message = str(exc)
+    message = redact(str(exc))  # provider error text may carry the server's own provider key
     if isinstance(exc, InputError):
         return ApiError(422, message, code="invalid_input", param="question", extra=extra, headers=headers)
     if isinstance(exc, ConfigError):
