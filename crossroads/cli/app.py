@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from crossroads.errors import ConfigError, CrossroadsError
+from crossroads.errors import ConfigError, CrossroadsError, InputError
 
 app = typer.Typer(
     name="crossroads",
@@ -128,9 +128,46 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def read_text_arg(value: str) -> str:
-    """`-` reads the value from stdin."""
-    return sys.stdin.read() if value == "-" else value
+def read_text_arg(value: str, what: str = "the question") -> str:
+    """`value`, or stdin for `-`; InputError (exit 2) for text that is not valid UTF-8, before any work.
+
+    Python turns undecodable command-line bytes into lone surrogates, which fail only much later (when
+    the answer or the trace is encoded); stdin is read as bytes and decoded strictly for the same reason.
+    """
+    if value == "-":
+        return read_stdin_text(f"{what} on stdin")
+    check_text(value, what)
+    return value
+
+
+def read_stdin_text(what: str) -> str:
+    """All of stdin as UTF-8 text; InputError naming the first byte that is not UTF-8."""
+    from crossroads.validtext import decode_utf8
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (some embedders): it is decoded already
+        text = sys.stdin.read()
+        check_text(text, what)
+        return text
+    try:
+        return decode_utf8(buffer.read(), what)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def check_text(value: str | None, what: str) -> None:
+    """InputError when a command-line value holds bytes that were not UTF-8 (or lone surrogates)."""
+    from crossroads.validtext import find_bad_text
+
+    found = find_bad_text(value) if value is not None else None
+    if found is None:
+        return
+    if 0xDC80 <= found.codepoint <= 0xDCFF:  # surrogateescape: the undecodable byte itself
+        raise InputError(
+            f"{what}: not valid UTF-8 (byte 0x{found.codepoint - 0xDC00:02x} at character {found.index});"
+            " pass the text as UTF-8"
+        )
+    raise InputError(found.describe(what))
 
 
 def _register_all() -> None:

@@ -93,12 +93,12 @@ def mcp(
     import anyio
 
     from crossroads.orchestrator import Orchestrator
-    from crossroads.server.mcp_tools import build_mcp
+    from crossroads.server.mcp_tools import build_mcp, run_stdio
 
     settings = settings_from_flags(config, cards, graph, model=model, trace_db=trace_db)
 
     async def run() -> None:
         async with Orchestrator(settings, trace_store=True) as orchestrator:
-            await build_mcp(lambda: orchestrator).run_stdio_async()
+            await run_stdio(build_mcp(lambda: orchestrator))
 
     anyio.run(run)
