@@ -69,7 +69,8 @@ def test_the_answer_is_printed_before_a_failure_after_it(tmp_path: Path) -> None
         "Orchestrator.aclose = _broken_close\n"
     )
     for extra in ((), ("--json",)):
-        result = crossroads("ask", QUESTION, *extra, prelude=prelude, env={"CROSSROADS_TRACE_DB": str(tmp_path / "t.db")})
+        env = {"CROSSROADS_TRACE_DB": str(tmp_path / "t.db")}
+        result = crossroads("ask", QUESTION, *extra, prelude=prelude, env=env)
         assert result.returncode == 1, result.stderr
         assert "disk full" in result.stderr
         assert "profil" in result.stdout.lower(), result.stdout  # the answer made it out
