@@ -77,6 +77,15 @@ class ServerSettings(_Section):
     """Requests one key may have in flight; 0 turns it off."""
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed by CORS; empty (the default) sends no CORS headers at all."""
+    header_timeout: float = Field(10.0, gt=0, le=600)
+    """Seconds a client has to send a request's headers (from connecting, or from the request's first
+    byte on a kept-alive connection); then 408 and the connection is closed."""
+    body_timeout: float = Field(30.0, gt=0, le=3600)
+    """Seconds a client has to send a request's whole body once its headers arrived; then 408."""
+    keep_alive_timeout: int = Field(5, ge=1, le=600)
+    """Seconds an idle kept-alive connection stays open (uvicorn's timeout_keep_alive)."""
+    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    """Largest request head (request line and headers); larger is a 400 (uvicorn's h11 limit)."""
 
 
 class Settings(BaseSettings):
@@ -95,6 +104,8 @@ class Settings(BaseSettings):
     """Environment variable holding the key of an openai-compatible server (optional for local ones)."""
     timeout: float = Field(120.0, gt=0)
     retries: int = Field(3, ge=0, le=10)
+    max_response_bytes: int = Field(8_000_000, ge=1024)
+    """Largest provider response body read; a larger one is an error (retried, then the fallback)."""
     cards: list[Path] = Field(default_factory=list)
     """Directories of extra or overriding agent cards."""
     graph: Path | None = None
