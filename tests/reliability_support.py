@@ -6,6 +6,7 @@ The server's stderr is captured whole, so a test can assert what did (and did no
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -45,11 +46,9 @@ def cli_command(*args: str, prelude: str = "") -> list[str]:
 
 
 @contextmanager
-def serve_process(
-    *args: str, prelude: str = "", env: dict[str, str] | None = None, port: int | None = None
-) -> Iterator[Served]:
-    """`crossroads serve` in a subprocess; yields once /healthz answers, stops it with SIGTERM after."""
-    port = port or free_port()
+def serve_process(*args: str, prelude: str = "", env: dict[str, str] | None = None, port: int = 0) -> Iterator[Served]:
+    """`crossroads serve` in a subprocess; yields once it announces "serving on" (it then accepts
+    connections), with the URL it announced; stops it with SIGTERM after."""
     full_env = {**os.environ, "CROSSROADS_CONFIG": str(DEFAULTS), **(env or {})}
     proc = subprocess.Popen(
         cli_command("serve", "--port", str(port), *args, prelude=prelude),
@@ -58,26 +57,26 @@ def serve_process(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    served = Served(f"http://127.0.0.1:{port}", proc)
+    served = Served("", proc)
     chunks: list[bytes] = []
     assert proc.stderr is not None
     stderr = proc.stderr
     drain = threading.Thread(target=lambda: chunks.extend(iter(lambda: stderr.read1(65536), b"")), daemon=True)
     drain.start()  # a full pipe would block the server's logging, and with it the server
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
+        deadline = time.monotonic() + 90
+        while not served.url:
+            found = re.search(rb"serving on (http://\S+:\d+)", b"".join(chunks))
+            if found:
+                served.url = found.group(1).decode()
+            elif proc.poll() is not None:
                 drain.join(5)
                 raise RuntimeError(f"the server exited: {b''.join(chunks).decode('utf-8', 'replace')}")
-            try:
-                if httpx2.get(f"{served.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline:
+            elif time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
-            time.sleep(0.1)
+            else:
+                time.sleep(0.05)
+        assert httpx2.get(f"{served.url}/healthz", timeout=5).status_code == 200  # announced means serving
         yield served
     finally:
         if proc.poll() is None:

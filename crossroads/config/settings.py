@@ -85,7 +85,8 @@ class ServerSettings(_Section):
     keep_alive_timeout: int = Field(5, ge=1, le=600)
     """Seconds an idle kept-alive connection stays open (uvicorn's timeout_keep_alive)."""
     max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
-    """Largest request head (request line and headers); larger is a 400 (uvicorn's h11 limit)."""
+    """Largest request head (request line and headers) buffered while incomplete; more is a 400 at once
+    (uvicorn's `h11_max_incomplete_event_size`)."""
 
 
 class Settings(BaseSettings):

@@ -21,6 +21,7 @@ from crossroads.server import native, openai_api
 from crossroads.server.errors import install_error_handlers
 from crossroads.server.guard import RateLimiter, RequestGuard
 from crossroads.server.mcp_tools import build_mcp
+from crossroads.server.timeouts import BodyReadDeadline
 
 API_KEYS_ENV = "CROSSROADS_API_KEYS"
 SERVE_OVERRIDES_ENV = "CROSSROADS_SERVE_OVERRIDES"
@@ -60,6 +61,9 @@ def create_app(
         own = orchestrator is None
         orch = orchestrator or Orchestrator(settings, trace_store=True)
         holder["orchestrator"] = orch
+        start_toolbox = getattr(orch.toolbox, "start", None)
+        if start_toolbox is not None:  # probe the sandbox tier now, so /readyz reports the real one
+            await start_toolbox()
         app.state.orchestrator = orch
         try:
             async with mcp.session_manager.run():
@@ -88,6 +92,7 @@ def create_app(
     app.add_middleware(
         RequestGuard, api_keys=accepted_keys(settings), max_body_bytes=server_settings.max_body_bytes, limiter=limiter
     )
+    app.add_middleware(BodyReadDeadline, seconds=server_settings.body_timeout)  # outside the guard: bounds its reads
     if server_settings.cors_origins:  # outermost, so preflight requests need no key
         from fastapi.middleware.cors import CORSMiddleware
 
