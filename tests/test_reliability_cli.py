@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -74,3 +75,91 @@ def test_the_answer_is_printed_before_a_failure_after_it(tmp_path: Path) -> None
         assert result.returncode == 1, result.stderr
         assert "disk full" in result.stderr
         assert "profil" in result.stdout.lower(), result.stdout  # the answer made it out
+
+
+# -- 17.5: exit codes, one-line errors, options ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bad-inputs")
+    (root / "binary.toml").write_bytes(b"\xff\xfe\x00\x01binary")
+    (root / "empty").mkdir()
+    (root / "binary.yaml").write_bytes(b"\xff\xfe tests:\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (("route", "hi", "--config", "{d}/binary.toml"), {}, "binary.toml: not a TOML file (not UTF-8 text"),
+        (("ask", "hi"), {"CROSSROADS_CONFIG": "{d}/binary.toml"}, "binary.toml: not a TOML file"),
+        (("route", "hi"), {"CROSSROADS_CARDS": "/missing"}, "environment variable CROSSROADS_CARDS"),
+        (("ask", "hi"), {"CROSSROADS_CARDS": '["/missing"]'}, "/missing: cards directory does not exist"),
+        (("route", "hi"), {"CROSSROADS_ROUTER": "abc"}, "CROSSROADS_ROUTER__MODE=..."),
+        (("serve", "--port", "-1"), {}, "--port must be between 0 and 65535, not -1"),
+        (("serve", "--workers", "0"), {}, "--workers must be between 1 and 64, not 0"),
+        (("test", "{d}/empty"), {}, "no scenarios found in"),
+        (("test", "scenarios", "-k", "no-such-scenario-anywhere"), {}, "matches the selection"),
+        (("ask", "hi", "--model", "openai:x:"), {}, "model 'openai:x:' needs an API key"),  # no emoji
+        (("ask", "hi", "--config", "{d}/[bold]x[/].toml"), {}, "[bold]x[/].toml: cannot read"),  # no markup
+    ],
+)
+def test_bad_input_and_configuration_is_exit_2_with_one_line(
+    files: Path, args: tuple[str, ...], env: dict[str, str], needle: str
+) -> None:
+    result = crossroads(*(a.format(d=files) for a in args), env={k: v.format(d=files) for k, v in env.items()})
+    one_line_error(result, 2, needle)
+    assert "SettingsError" not in result.stderr and "UnicodeDecodeError" not in result.stderr
+    assert "serving on" not in result.stderr
+
+
+def test_binary_scenario_file_is_malformed_exit_2(files: Path) -> None:
+    result = crossroads("test", str(files / "binary.yaml"))
+    assert result.returncode == 2, result.stderr
+    assert "binary.yaml: not a scenario file (not UTF-8 text" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_taken_port_is_exit_2_and_never_announced() -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        result = crossroads("serve", "--port", str(port), env={"CROSSROADS_TRACE_DB": "off"})
+    one_line_error(result, 2, f"cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert "serving on" not in result.stderr
+
+
+def test_version_and_short_help_everywhere() -> None:
+    from crossroads import __version__
+
+    version = crossroads("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"crossroads {__version__}"
+    for args in (("-h",), ("ask", "-h"), ("route", "-h"), ("tool", "python", "-h"), ("serve", "-h"), ("test", "-h")):
+        result = crossroads(*args)
+        assert result.returncode == 0 and "Usage: crossroads" in result.stdout, (args, result.stderr)
+
+
+def test_root_options_anywhere_on_the_line() -> None:
+    late = crossroads("route", "How do I shard Postgres?", "--json", "--debug", "--log-level", "info")
+    assert late.returncode == 0, late.stderr
+    assert json.loads(late.stdout)["targets"]
+    failing = crossroads("ask", "hi", "--debug", env={"CROSSROADS_ROUTER": "abc"})
+    assert failing.returncode == 2 and "Traceback" in failing.stderr  # --debug after the command took effect
+
+
+def test_hoisting_keeps_what_follows_a_double_dash() -> None:
+    from crossroads.cli.app import hoist_root_options
+
+    assert hoist_root_options(["ask", "q", "--debug", "--log-format=json", "--log-level", "info"]) == [
+        "--debug",
+        "--log-format=json",
+        "--log-level",
+        "info",
+        "ask",
+        "q",
+    ]
+    assert hoist_root_options(["ask", "--", "--debug"]) == ["ask", "--", "--debug"]

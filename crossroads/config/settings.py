@@ -7,6 +7,7 @@ dump or a log line cannot leak one.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, Literal
 from platformdirs import user_config_path, user_data_path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from crossroads.errors import ConfigError
 
@@ -175,6 +176,30 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself: a binary file ends here
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text: bad byte at offset {exc.start})") from None
+
+
+def _env_error(exc: SettingsError) -> ConfigError:
+    """A one-line error naming the environment variable whose value could not be parsed, and the fix.
+
+    pydantic-settings reads list and section settings from the environment as JSON, and reports a
+    value that is not as `SettingsError: error parsing value for field "cards" ...`.
+    """
+    found = re.search(r'field "([^"]+)"', str(exc))
+    name = found.group(1) if found else ""
+    variable = f"CROSSROADS_{name.upper()}" if name else "a CROSSROADS_* variable"
+    field = Settings.model_fields.get(name)
+    annotation = field.annotation if field is not None else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        keys = list(annotation.model_fields)
+        example = f"{variable}__{keys[0].upper()}=..." if keys else f"{variable}__<KEY>=..."
+        hint = f"'{name}' is a section: set its keys one by one ({example}) or give it as a JSON object"
+    elif name:
+        hint = f"'{name}' is a list or mapping: give it as JSON, e.g. {variable}='[\"...\"]'"
+    else:
+        hint = str(exc)
+    return ConfigError(f"environment variable {variable}: not a valid value; {hint}")
 
 
 def default_config_file() -> Path:
@@ -195,6 +220,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     token = _file_layers.set(tuple(layers))
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise _env_error(exc) from None
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
