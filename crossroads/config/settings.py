@@ -119,10 +119,10 @@ class Settings(BaseSettings):
     """SQLite file of stored traces; default under the user's data dir; `off` stores nothing."""
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
-    limits: LimitsSettings = Field(default_factory=LimitsSettings)
-    router: RouterSettings = Field(default_factory=RouterSettings)
-    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    limits: LimitsSettings = Field(default_factory=lambda: LimitsSettings.model_validate({}))
+    router: RouterSettings = Field(default_factory=lambda: RouterSettings.model_validate({}))
+    sandbox: SandboxSettings = Field(default_factory=lambda: SandboxSettings.model_validate({}))
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings.model_validate({}))
 
     @classmethod
     def settings_customise_sources(

@@ -284,7 +284,8 @@ class Sandbox:
         report = _parse_meta(meta)
         if "setup_error" in report:
             raise SandboxSetupError(f"sandbox runner failed to start: {report['setup_error']}")
-        error = report.get("error") if isinstance(report.get("error"), str) else None
+        reported = report.get("error")
+        error = reported if isinstance(reported, str) else None
         if timed_out:
             error = f"TimeoutError: the program was stopped after {timeout:g} s of wall time"
         elif truncated:
