@@ -5,6 +5,7 @@ The server's stderr is captured whole, so a test can assert what did (and did no
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import httpx2
 
@@ -60,7 +62,7 @@ def serve_process(*args: str, prelude: str = "", env: dict[str, str] | None = No
     served = Served("", proc)
     chunks: list[bytes] = []
     assert proc.stderr is not None
-    stderr = proc.stderr
+    stderr = cast(io.BufferedReader, proc.stderr)
     drain = threading.Thread(target=lambda: chunks.extend(iter(lambda: stderr.read1(65536), b"")), daemon=True)
     drain.start()  # a full pipe would block the server's logging, and with it the server
     try:
