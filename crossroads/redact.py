@@ -51,19 +51,21 @@ SENSITIVE_FIELDS = frozenset(
 )
 """Log fields whose value is dropped whole, whatever it looks like (HTTP headers carry the caller's key)."""
 
-_SECRET_ENV = re.compile(r"(?:_API_KEYS?|_TOKEN|_SECRET|_SECRET_KEY)$")
+_SECRET_SUFFIXES = ("_API_KEY", "_API_KEYS", "_TOKEN", "_SECRET", "_SECRET_KEY")
 
 _lock = threading.Lock()
 _registered: set[str] = set()
-_cache: tuple[tuple[str, ...], re.Pattern[str] | None] = ((), None)
+_generation = 0
+"""Bumped by `register_secrets`, so the cached pattern is rebuilt."""
+_cache: tuple[tuple[object, ...], tuple[str, ...], int, re.Pattern[str] | None] = ((), (), -1, None)
 
 
 def register_secrets(values: Iterable[str | None]) -> None:
     """Remember secrets to redact literally from now on (configured client keys, custom key variables)."""
-    global _cache
+    global _generation
     with _lock:
         _registered.update(v.strip() for v in values if v and len(v.strip()) >= MIN_SECRET_CHARS)
-        _cache = ((), None)
+        _generation += 1
 
 
 def register_env_secret(name: str | None) -> None:
@@ -72,36 +74,50 @@ def register_env_secret(name: str | None) -> None:
         register_secrets([os.environ.get(name)])
 
 
-def _env_secrets(environ: Mapping[str, str]) -> list[str]:
-    found = []
+def _env_secrets(environ: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(secret values, names of the variables holding them) from the environment."""
+    found: list[str] = []
+    names: list[str] = []
     for name, value in environ.items():
-        if not value or not _SECRET_ENV.search(name.upper()):
+        if not value or not name.upper().endswith(_SECRET_SUFFIXES):
             continue
+        names.append(name)
         parts = value.split(",") if name.upper().endswith("_KEYS") else [value]
         found += [p.strip() for p in parts if len(p.strip()) >= MIN_SECRET_CHARS]
-    return found
+    return found, names
+
+
+def _fingerprint(names: Iterable[str]) -> tuple[object, ...]:
+    """A cheap stand-in for the environment's secrets: no scan, a length and a few lookups.
+
+    It changes when a variable is added or removed or a secret-holding one changes, which is when the
+    secrets are looked up again (removing one variable and adding another at once goes unnoticed until
+    the next change; the key-shape patterns still apply meanwhile).
+    """
+    return (len(os.environ), *(os.environ.get(n) for n in names))
 
 
 def _literal_pattern() -> re.Pattern[str] | None:
     """One alternation of every known secret, rebuilt only when the environment or registry changed."""
     global _cache
-    with _lock:
-        registered = set(_registered)
-    secrets = tuple(sorted({*_env_secrets(os.environ), *registered}, key=lambda s: (-len(s), s)))
-    cached_for, pattern = _cache
-    if secrets == cached_for and (pattern is not None or not secrets):
+    fingerprint, names, generation, pattern = _cache
+    if generation == _generation and fingerprint == _fingerprint(names):
         return pattern
-    pattern = re.compile("|".join(re.escape(s) for s in secrets)) if secrets else None
     with _lock:
-        _cache = (secrets, pattern)
+        registered, generation = set(_registered), _generation
+    env_values, names = _env_secrets(os.environ)
+    secrets = sorted({*env_values, *registered}, key=lambda s: (-len(s), s))
+    pattern = re.compile("|".join(re.escape(s) for s in secrets)) if secrets else None
+    _cache = (_fingerprint(names), tuple(names), generation, pattern)
     return pattern
 
 
 def redact(text: str) -> str:
     """`text` with every key-shaped or known secret replaced by `[REDACTED]`."""
-    if not text:
-        return text
-    literal = _literal_pattern()
+    return _redact(text, _literal_pattern()) if text else text
+
+
+def _redact(text: str, literal: re.Pattern[str] | None) -> str:
     if literal is not None:
         text = literal.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
@@ -111,13 +127,17 @@ def redact(text: str) -> str:
 
 def redact_value(value: Any) -> Any:
     """`redact` applied to every string inside dicts, lists and tuples; sensitive fields dropped whole."""
+    return _redact_value(value, _literal_pattern())  # the known secrets are looked up once per value
+
+
+def _redact_value(value: Any, literal: re.Pattern[str] | None) -> Any:
     if isinstance(value, str):
-        return redact(value)
+        return _redact(value, literal) if value else value
     if isinstance(value, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and k.lower() in SENSITIVE_FIELDS else redact_value(v))
+            k: (REDACTED if isinstance(k, str) and k.lower() in SENSITIVE_FIELDS else _redact_value(v, literal))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return type(value)(redact_value(v) for v in value)
+        return type(value)(_redact_value(v, literal) for v in value)
     return value
