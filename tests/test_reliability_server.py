@@ -11,6 +11,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -150,3 +151,20 @@ def test_port_zero_announces_the_port_actually_bound() -> None:
         assert not served.url.endswith(":0")
     line = next(line for line in served.stderr.splitlines() if "serving on" in line)
     assert ":0 " not in line and "http://127.0.0.1:" in line
+
+
+def test_sigterm_closes_the_orchestrator_on_the_servers_loop(tmp_path: Path) -> None:
+    """serve builds the orchestrator itself (config errors are exit 2); stopping the server still flushes
+    and closes it, so an answered ask's trace is in the store after SIGTERM."""
+    from crossroads.store import TraceStore
+
+    db = tmp_path / "traces.db"
+    with serve_process("--trace-db", str(db)) as served:
+        answer = httpx2.post(f"{served.url}/v1/ask", json={"question": "How do I shard Postgres?"}, timeout=60)
+        assert answer.status_code == 200
+    assert served.proc.returncode in (0, -15), served.stderr  # uvicorn re-raises SIGTERM after its shutdown
+    store = TraceStore(db)
+    try:
+        assert store.get(answer.json()["trace_id"]) is not None
+    finally:
+        store.close()

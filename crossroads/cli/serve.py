@@ -92,10 +92,18 @@ def _serve_one(uvicorn: Any, settings: Settings, bind: str, port: int, options: 
     from crossroads.server.app import create_app
 
     orchestrator = Orchestrator(settings, trace_store=True)
+    closed: list[bool] = []
+
+    async def close() -> None:  # on the server's own loop, which its connection pools belong to
+        if not closed:
+            closed.append(True)
+            await orchestrator.aclose()
+
     try:
         sock = bind_socket(bind, port)
         config = uvicorn.Config(create_app(settings, orchestrator=orchestrator, host=bind), **options)
         server = _announcing_server(uvicorn)(config)
+        server.on_shutdown = close
         try:
             server.run(sockets=[sock])
         except SystemExit:  # uvicorn exits when the app's start-up fails; it logged why
@@ -103,7 +111,8 @@ def _serve_one(uvicorn: Any, settings: Settings, bind: str, port: int, options: 
         finally:
             sock.close()
     finally:
-        asyncio.run(orchestrator.aclose())
+        if not closed:  # the server never started (or failed before its shutdown)
+            asyncio.run(close())
 
 
 def _serve_workers(
@@ -180,12 +189,22 @@ def announce(sock: socket.socket, workers: int) -> None:
 
 def _announcing_server(uvicorn: Any) -> type[Any]:
     class AnnouncingServer(uvicorn.Server):  # type: ignore[misc,name-defined]
-        """uvicorn's server, announcing itself once it accepts connections (start-up succeeded)."""
+        """The uvicorn server, announcing itself once it accepts connections.
+
+        `on_shutdown` runs on the server's loop once it stopped serving (the orchestrator is closed there).
+        """
+
+        on_shutdown: Any = None
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started and sockets:
                 announce(sockets[0], 1)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            if self.on_shutdown is not None:
+                await self.on_shutdown()
 
     return AnnouncingServer
 
