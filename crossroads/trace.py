@@ -106,7 +106,7 @@ def trace_hooks() -> Hooks[Any]:
                         agent=deps.agent,
                         model=request_context.model.model_name,
                         attempts=list(deps.pending_attempts),
-                        error=redact(f"{type(exc).__name__}: {exc}")[:300],
+                        error=redact(f"{type(exc).__name__}: {str(exc)[:4000]}")[:300],
                         duration_ms=round((time.perf_counter() - t0) * 1000, 3),
                     )
                 )

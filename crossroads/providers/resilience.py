@@ -111,7 +111,7 @@ def describe(error: BaseException) -> str:
     The message is redacted of key-shaped secrets first: a provider's error body may echo the key it got.
     """
     status = status_of(error)
-    text = redact(str(error).replace("\n", " "))
+    text = redact(str(error)[:4000].replace("\n", " "))
     too_large = too_large_in(error)  # some SDKs report it as a bare "Connection error."
     if too_large is not None and str(too_large) not in text:
         text = f"{text[:150]} ({too_large})"
