@@ -34,6 +34,7 @@ from crossroads.events import (
 )
 from crossroads.graph import ROUTER, HandoffGraph
 from crossroads.providers.specs import check_roles, wants_router_model
+from crossroads.redact import redact
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router.base import Router
 from crossroads.trace import Trace, ambient
@@ -401,7 +402,7 @@ class Orchestrator:
                     question=target.sub_question,
                     path=list(deps.visited),
                     answer="" if failed else str(outcome),
-                    error=_describe(outcome) if isinstance(outcome, Exception) else None,
+                    error=redact(_describe(outcome)) if isinstance(outcome, Exception) else None,
                 )
             )
 
@@ -463,7 +464,7 @@ class Orchestrator:
         self, exc: CrossroadsError, result: AskResult, trace: Trace, answers: list[SpecialistAnswer], t0: float
     ) -> CrossroadsError:
         result.status = "error"
-        result.error = str(exc)
+        result.error = redact(str(exc))
         finished = self._finish(result, trace, answers, t0)
         if isinstance(exc, RunError):
             exc.partial = finished

@@ -18,8 +18,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "crossroads"
 
 LAYERS: list[set[str]] = [
-    {"result", "text", "logs"},
-    {"errors"},
+    {"result", "text", "redact"},
+    {"errors", "logs"},
     {"config", "cards", "events", "telemetry"},
     {"trace", "graph", "prompting", "tools"},
     {"router", "offline", "store", "streaming"},

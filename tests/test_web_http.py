@@ -99,16 +99,16 @@ def test_ui_off_is_404_and_not_public(tmp_path: Path) -> None:
 
 
 def _served_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *flags: str) -> Any:
-    import uvicorn
-
+    """The app `crossroads serve FLAGS` would serve (the server itself is not started)."""
     from crossroads.cli import app as cli_app
+    from crossroads.cli import serve as serve_cli
 
     captured: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: captured.update(app=app, **kw))
+    monkeypatch.setattr(serve_cli, "_serve_one", lambda uvicorn, settings, *args: captured.update(settings=settings))
     cli_app._register_all()
     result = CliRunner().invoke(cli_app.app, ["serve", "--trace-db", str(tmp_path / "t.db"), *flags])
     assert result.exit_code == 0, result.output
-    return captured["app"]
+    return create_app(captured["settings"])
 
 
 def test_serve_no_ui_turns_the_page_off(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

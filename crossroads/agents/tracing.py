@@ -16,6 +16,7 @@ from pydantic_ai.capabilities.hooks import Hooks
 from pydantic_ai.messages import ModelResponse, ToolCallPart
 
 from crossroads.events import ToolCalled
+from crossroads.redact import redact
 from crossroads.result import ModelRequestRecord, ToolCallRecord
 from crossroads.trace import traced
 
@@ -45,7 +46,7 @@ def trace_hooks() -> Hooks[Any]:
                         agent=deps.agent,
                         model=request_context.model.model_name,
                         attempts=list(deps.pending_attempts),
-                        error=f"{type(exc).__name__}: {str(exc)[:300]}",
+                        error=redact(f"{type(exc).__name__}: {str(exc)[:4000]}")[:300],
                         duration_ms=round((time.perf_counter() - t0) * 1000, 3),
                     )
                 )

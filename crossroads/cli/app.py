@@ -13,7 +13,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from crossroads.errors import ConfigError, CrossroadsError
+from crossroads.errors import ConfigError, CrossroadsError, InputError
 
 app = typer.Typer(
     name="crossroads",
@@ -21,9 +21,12 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every subcommand
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# emoji=False: rich would turn text such as "openai:x:" into an emoji; user and exception text is shown
+# as it is (markup in it is escaped, or printed as `Text`).
+out = Console(soft_wrap=True, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 # Modules that add their commands to `app` through a `register(app)` function, in help order.
 # `COMMAND_OWNERS` lets `main()` import only the module of the command being run, so a fast command
@@ -63,13 +66,24 @@ GraphOpt = Annotated[Path | None, typer.Option("--graph", help="Handoff graph fi
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from crossroads import __version__
+
+        print(f"crossroads {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors (anywhere on the line).")] = False,
     log_format: Annotated[
         str | None, typer.Option("--log-format", help="auto | console | json (logs go to stderr).")
     ] = None,
     log_level: Annotated[str | None, typer.Option("--log-level", help="debug | info | warning | error.")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     _state["debug"] = debug
     _state["log_format"] = log_format
@@ -82,7 +96,18 @@ def log_overrides() -> dict[str, Any]:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    """One line on stderr, `error: <message>`, and exit `code`; the message is shown literally, redacted.
+
+    It is a `Text`, never parsed as markup or emoji codes: `[bold]` or `openai:x:` in a file name, a
+    model spec or an exception's text stay as they are.
+    """
+    from rich.text import Text
+
+    from crossroads.redact import redact
+
+    line = Text("error: ", style="bold red")
+    line.append(redact(message))
+    err.print(line, highlight=False)
     raise typer.Exit(code)
 
 
@@ -99,15 +124,15 @@ def errors_to_exit_codes() -> Iterator[None]:
     except ConfigError as exc:
         if _state["debug"]:
             err.print_exception()
-        fail(_escape(str(exc)), 2)
+        fail(str(exc), 2)
     except CrossroadsError as exc:
         if _state["debug"]:
             err.print_exception()
-        fail(_escape(str(exc)), 1)
+        fail(str(exc), 1)
     except Exception as exc:  # the last line of defence: never a raw traceback without --debug
         if _state["debug"]:
             err.print_exception()
-        fail(_escape(f"{type(exc).__name__}: {exc}") + " (run with --debug for the traceback)", 1)
+        fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", 1)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,15 +147,46 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
+def read_text_arg(value: str, what: str = "the question") -> str:
+    """`value`, or stdin for `-`; InputError (exit 2) for text that is not valid UTF-8, before any work.
 
-    return escape(text)
+    Python turns undecodable command-line bytes into lone surrogates, which fail only much later (when
+    the answer or the trace is encoded); stdin is read as bytes and decoded strictly for the same reason.
+    """
+    if value == "-":
+        return read_stdin_text(f"{what} on stdin")
+    check_text(value, what)
+    return value
 
 
-def read_text_arg(value: str) -> str:
-    """`-` reads the value from stdin."""
-    return sys.stdin.read() if value == "-" else value
+def read_stdin_text(what: str) -> str:
+    """All of stdin as UTF-8 text; InputError naming the first byte that is not UTF-8."""
+    from crossroads.text.validity import decode_utf8
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (some embedders): it is decoded already
+        text = sys.stdin.read()
+        check_text(text, what)
+        return text
+    try:
+        return decode_utf8(buffer.read(), what)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def check_text(value: str | None, what: str) -> None:
+    """InputError when a command-line value holds bytes that were not UTF-8 (or lone surrogates)."""
+    from crossroads.text.validity import find_bad_text
+
+    found = find_bad_text(value) if value is not None else None
+    if found is None:
+        return
+    if 0xDC80 <= found.codepoint <= 0xDCFF:  # surrogateescape: the undecodable byte itself
+        raise InputError(
+            f"{what}: not valid UTF-8 (byte 0x{found.codepoint - 0xDC00:02x} at character {found.index});"
+            " pass the text as UTF-8"
+        )
+    raise InputError(found.describe(what))
 
 
 def _register_all() -> None:
@@ -138,26 +194,62 @@ def _register_all() -> None:
         importlib.import_module(name).register(app)
 
 
+ROOT_FLAGS = {"--debug"}
+ROOT_OPTIONS = {"--log-format", "--log-level"}
+"""Root options that take a value; with the flags above they are accepted anywhere on the line."""
+
+
 def _command_in(argv: list[str]) -> str | None:
     """The subcommand named on the command line (the first argument that is not a root option)."""
-    takes_value = {"--log-format", "--log-level"}
     skip = False
     for arg in argv:
         if skip:
             skip = False
-        elif arg in takes_value:
+        elif arg in ROOT_OPTIONS:
             skip = True
         elif not arg.startswith("-"):
             return arg
     return None
 
 
+def hoist_root_options(argv: list[str]) -> list[str]:
+    """`argv` with root options found after the subcommand moved before it (`crossroads ask Q --debug`).
+
+    Everything after `--` is left alone, so a question that is literally "--debug" can still be asked.
+    """
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if arg in ROOT_FLAGS:
+            front.append(arg)
+        elif name in ROOT_OPTIONS and "=" in arg:
+            front.append(arg)
+        elif arg in ROOT_OPTIONS and i + 1 < len(argv):
+            front += [arg, argv[i + 1]]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     # The CLI owns its terminal output: no first-run banner from pydantic-ai between progress and answer.
     os.environ.setdefault("PYDANTIC_AI_NO_BANNER", "1")
-    module = COMMAND_OWNERS.get(_command_in(sys.argv[1:]) or "")
-    if module is None or "--help" in sys.argv[1:2]:
+    for stream in (sys.stdout, sys.stderr):  # text that cannot be encoded is escaped, never a crash
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    argv = hoist_root_options(sys.argv[1:])
+    module = COMMAND_OWNERS.get(_command_in(argv) or "")
+    if module is None or argv[:1] in (["--help"], ["-h"]):
         _register_all()
     else:
         importlib.import_module(module).register(app)
-    app()
+    app(args=argv, prog_name="crossroads")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from crossroads.cli.app import CardsOpt, ConfigOpt, GraphOpt, JsonOpt, err, guarded, out, read_text_arg
+from crossroads.cli.app import CardsOpt, ConfigOpt, GraphOpt, JsonOpt, check_text, err, guarded, out, read_text_arg
 from crossroads.cli.common import settings_from_flags
 
 if TYPE_CHECKING:
@@ -31,29 +32,39 @@ def ask(
     timeout: Annotated[float | None, typer.Option("--timeout", help="Wall time of the whole ask (s).")] = None,
 ) -> None:
     """Answer a technical question with the right specialists."""
+    text = read_text_arg(question)  # undecodable input is exit 2 before anything is loaded or asked
+    check_text(agent, "--agent")
     settings = settings_from_flags(config, cards, graph, model=model, base_url=base_url, timeout=timeout)
-    text = read_text_arg(question)
     from crossroads.errors import RunError
     from crossroads.orchestrator import Orchestrator
 
-    async def run() -> AskResult:
+    async def run() -> None:
         async with Orchestrator(settings, trace_store=True) as orchestrator:
             if err.is_terminal:  # live progress on stderr; stdout is the same either way
                 from crossroads.cli.progress import ask_with_progress
 
-                return await ask_with_progress(orchestrator, text, agent)
-            return await orchestrator.ask(text, agent=agent)
+                result = await ask_with_progress(orchestrator, text, agent)
+            else:
+                result = await orchestrator.ask(text, agent=agent)
+            # Printed before the orchestrator closes (which flushes the trace store): a failure there
+            # still exits 1, but never after a computed answer was lost.
+            show(result, json_out)
 
     try:
-        result = asyncio.run(run())
+        asyncio.run(run())
     except RunError as exc:
         if json_out and exc.partial is not None:
-            print(exc.partial.model_dump_json())
+            print(exc.partial.model_dump_json(), flush=True)
         raise
+
+
+def show(result: AskResult, json_out: bool) -> None:
+    """The answer on stdout, as JSON or rendered; flushed at once so it survives a later failure."""
     if json_out:
-        print(result.model_dump_json())
-        return
-    render(result)
+        print(result.model_dump_json(), flush=True)
+    else:
+        render(result)
+        sys.stdout.flush()
 
 
 def render(result: AskResult) -> None:

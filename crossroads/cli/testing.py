@@ -67,6 +67,13 @@ def test(
     t0 = time.perf_counter()
     scenarios, load_errors = load_paths(paths or [Path("scenarios")])
     chosen = select(scenarios, keyword, tag or [])
+    if not chosen and not load_errors:  # nothing ran is not a pass (a wrong folder, a -k typo)
+        from crossroads.errors import InputError
+
+        where = ", ".join(str(p) for p in paths or [Path("scenarios")])
+        if scenarios:
+            raise InputError(f"no scenario in {where} matches the selection (-k / --tag)")
+        raise InputError(f"no scenarios found in {where} (YAML files with a top-level 'tests:' list)")
     if list_only:
         for s in chosen:
             print(f"{s.file}::{s.id}\t{','.join(s.tags)}\t{s.description}")

@@ -7,14 +7,13 @@ unavailable. Each tool is one small command on the `tool` sub-app; `_run_tool` d
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crossroads.cli.app import ConfigOpt, err, guarded, out, read_text_arg
+from crossroads.cli.app import ConfigOpt, err, guarded, out, read_stdin_text, read_text_arg
 from crossroads.errors import InputError, ToolUnavailable
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ def _read_source(file: Path | None) -> str:
         except UnicodeDecodeError:
             raise InputError(f"{file}: not UTF-8 text") from None
     else:
-        text = sys.stdin.read()
+        text = read_stdin_text("the code on stdin")
     if not text.strip():
         raise InputError("no code given (pass --file F or pipe code on stdin)")
     return text
@@ -83,7 +82,7 @@ def math_cmd(
     config: ConfigOpt = None,
 ) -> None:
     """Check a math claim with sympy in the sandbox (verified true / false / null)."""
-    text = read_text_arg(claim)
+    text = read_text_arg(claim, "the claim")
     if not text.strip():
         raise InputError("empty claim")
     _run_tool(config, lambda tb: tb.check_math(text, timeout=timeout))
@@ -118,7 +117,7 @@ def sql_cmd(
 ) -> None:
     """Run SQL against an in-memory SQLite database in the sandbox (the last statement's rows)."""
     data = _load_tables(tables)
-    text = read_text_arg(query)
+    text = read_text_arg(query, "the query")
     if not text.strip():
         raise InputError("no SQL given (pass a query or pipe it on stdin)")
     _run_tool(config, lambda tb: tb.run_sql(text, data, timeout=timeout))

@@ -7,6 +7,7 @@ dump or a log line cannot leak one.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any, Literal
 from platformdirs import user_config_path, user_data_path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from crossroads.errors import ConfigError
 
@@ -79,6 +80,16 @@ class ServerSettings(_Section):
     """Origins allowed by CORS; empty (the default) sends no CORS headers at all."""
     ui: bool = True
     """Serve the web page at `/ui/` (ask, watch the route, read traces); `crossroads serve --no-ui` turns it off."""
+    header_timeout: float = Field(10.0, gt=0, le=600)
+    """Seconds a client has to send a request's headers (from connecting, or from the request's first
+    byte on a kept-alive connection); then 408 and the connection is closed."""
+    body_timeout: float = Field(30.0, gt=0, le=3600)
+    """Seconds a client has to send a request's whole body once its headers arrived; then 408."""
+    keep_alive_timeout: int = Field(5, ge=1, le=600)
+    """Seconds an idle kept-alive connection stays open (uvicorn's timeout_keep_alive)."""
+    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    """Largest request head (request line and headers) buffered while incomplete; more is a 400 at once
+    (uvicorn's `h11_max_incomplete_event_size`)."""
 
 
 class Settings(BaseSettings):
@@ -97,6 +108,8 @@ class Settings(BaseSettings):
     """Environment variable holding the key of an openai-compatible server (optional for local ones)."""
     timeout: float = Field(120.0, gt=0)
     retries: int = Field(3, ge=0, le=10)
+    max_response_bytes: int = Field(8_000_000, ge=1024)
+    """Largest provider response body read; a larger one is an error (retried, then the fallback)."""
     cards: list[Path] = Field(default_factory=list)
     """Directories of extra or overriding agent cards."""
     graph: Path | None = None
@@ -108,10 +121,10 @@ class Settings(BaseSettings):
     """SQLite file of stored traces; default under the user's data dir; `off` stores nothing."""
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
-    limits: LimitsSettings = Field(default_factory=LimitsSettings)
-    router: RouterSettings = Field(default_factory=RouterSettings)
-    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
-    server: ServerSettings = Field(default_factory=ServerSettings)
+    limits: LimitsSettings = Field(default_factory=lambda: LimitsSettings.model_validate({}))
+    router: RouterSettings = Field(default_factory=lambda: RouterSettings.model_validate({}))
+    sandbox: SandboxSettings = Field(default_factory=lambda: SandboxSettings.model_validate({}))
+    server: ServerSettings = Field(default_factory=lambda: ServerSettings.model_validate({}))
 
     @classmethod
     def settings_customise_sources(
@@ -165,6 +178,30 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes itself: a binary file ends here
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text: bad byte at offset {exc.start})") from None
+
+
+def _env_error(exc: SettingsError) -> ConfigError:
+    """A one-line error naming the environment variable whose value could not be parsed, and the fix.
+
+    pydantic-settings reads list and section settings from the environment as JSON, and reports a
+    value that is not as `SettingsError: error parsing value for field "cards" ...`.
+    """
+    found = re.search(r'field "([^"]+)"', str(exc))
+    name = found.group(1) if found else ""
+    variable = f"CROSSROADS_{name.upper()}" if name else "a CROSSROADS_* variable"
+    field = Settings.model_fields.get(name)
+    annotation = field.annotation if field is not None else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        keys = list(annotation.model_fields)
+        example = f"{variable}__{keys[0].upper()}=..." if keys else f"{variable}__<KEY>=..."
+        hint = f"'{name}' is a section: set its keys one by one ({example}) or give it as a JSON object"
+    elif name:
+        hint = f"'{name}' is a list or mapping: give it as JSON, e.g. {variable}='[\"...\"]'"
+    else:
+        hint = str(exc)
+    return ConfigError(f"environment variable {variable}: not a valid value; {hint}")
 
 
 def default_config_file() -> Path:
@@ -185,6 +222,8 @@ def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Se
     token = _file_layers.set(tuple(layers))
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        raise _env_error(exc) from None
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])

@@ -129,7 +129,7 @@ class ModelFactory:
 
     def http_client(self) -> httpx2.AsyncClient:
         if self._client is None:
-            self._client = shared_client(self.http_transport)
+            self._client = shared_client(self.http_transport, max_response_bytes=self.settings.max_response_bytes)
         return self._client
 
     def _build_remote(self, spec: ModelSpec) -> Model:

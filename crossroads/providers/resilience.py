@@ -38,6 +38,8 @@ from pydantic_ai.models import Model, ModelRequestContext
 from tenacity import wait_exponential_jitter
 
 from crossroads.errors import ProviderError
+from crossroads.providers.http import too_large_in
+from crossroads.redact import redact
 from crossroads.result import ModelAttempt
 from crossroads.trace import traced
 
@@ -104,9 +106,16 @@ def is_malformed(error: BaseException) -> bool:
 
 
 def describe(error: BaseException) -> str:
-    """One line for traces and logs: the error class and the provider's message (bodies cut short)."""
+    """One line for traces and logs: the error class and the provider's message (bodies cut short).
+
+    The message is redacted of key-shaped secrets first: a provider's error body may echo the key it got.
+    """
     status = status_of(error)
-    text = str(error).replace("\n", " ")[:300]
+    text = redact(str(error)[:4000].replace("\n", " "))
+    too_large = too_large_in(error)  # some SDKs report it as a bare "Connection error."
+    if too_large is not None and str(too_large) not in text:
+        text = f"{text[:150]} ({too_large})"
+    text = text[:300]
     return f"{type(error).__name__}" + (f" ({status})" if status else "") + (f": {text}" if text else "")
 
 

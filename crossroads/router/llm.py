@@ -17,6 +17,7 @@ from pydantic_ai.models import Model
 from crossroads.cards import AgentCard
 from crossroads.config import RouterSettings
 from crossroads.errors import ProviderError
+from crossroads.redact import redact
 from crossroads.result import RouteDecision, RouteTarget
 
 
@@ -88,7 +89,7 @@ class LLMRouter:
         try:
             result = await self.agent.run(question)
         except Exception as exc:  # provider errors of every kind: the cascade decides what to do
-            raise ProviderError(f"LLM router failed: {type(exc).__name__}: {exc}") from exc
+            raise ProviderError(redact(f"LLM router failed: {type(exc).__name__}: {exc}")) from exc
         out = result.output
         ranked: dict[str, LLMTarget] = {}
         for target in sorted(out.targets, key=lambda t: -t.confidence):

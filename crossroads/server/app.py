@@ -16,10 +16,12 @@ from fastapi import FastAPI
 
 from crossroads.config import Settings, load_settings
 from crossroads.orchestrator import Orchestrator
+from crossroads.redact import register_secrets
 from crossroads.server import native, openai_api, ui
 from crossroads.server.errors import install_error_handlers
 from crossroads.server.guard import RateLimiter, RequestGuard
 from crossroads.server.mcp_tools import build_mcp
+from crossroads.server.timeouts import BodyReadDeadline
 
 API_KEYS_ENV = "CROSSROADS_API_KEYS"
 SERVE_OVERRIDES_ENV = "CROSSROADS_SERVE_OVERRIDES"
@@ -39,6 +41,7 @@ def create_app(
     """The service. With `orchestrator` given, the app uses it and leaves closing it to the caller."""
     settings = settings or (orchestrator.settings if orchestrator else load_settings())
     server_settings = settings.server
+    register_secrets([*accepted_keys(settings), os.environ.get(settings.api_key_env)])  # never in logs/traces
     holder: dict[str, Orchestrator] = {}
 
     def current() -> Orchestrator:
@@ -58,6 +61,9 @@ def create_app(
         own = orchestrator is None
         orch = orchestrator or Orchestrator(settings, trace_store=True).prepare()
         holder["orchestrator"] = orch
+        start_toolbox = getattr(orch.toolbox, "start", None)
+        if start_toolbox is not None:  # probe the sandbox tier now, so /readyz reports the real one
+            await start_toolbox()
         app.state.orchestrator = orch
         try:
             async with mcp.session_manager.run():
@@ -93,6 +99,7 @@ def create_app(
         public_paths=ui.PUBLIC_PATHS if server_settings.ui else (),
         public_prefixes=(ui.PUBLIC_PREFIX,) if server_settings.ui else (),
     )
+    app.add_middleware(BodyReadDeadline, seconds=server_settings.body_timeout)  # outside the guard: bounds its reads
     if server_settings.cors_origins:  # outermost, so preflight requests need no key
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -12,6 +12,7 @@ provider outage (502) or an unexpected server fault (500) is a 5xx.
 | body that is not JSON                        | 422    | invalid_request_error | invalid_json       |
 | empty or too long question (`InputError`)    | 422    | invalid_request_error | invalid_input      |
 | other schema violations (missing field, ...) | 400    | invalid_request_error | invalid_value      |
+| text that is not valid Unicode (lone surrogate)| 400  | invalid_request_error | invalid_text       |
 | per-ask limit hit (`LimitExceeded`)          | 422    | limit_error           | limit_exceeded     |
 | other run failure (`RunError`)               | 422    | run_error             | run_failed         |
 | rate or concurrency limit of the key         | 429    | rate_limit_error      | rate_limit_exceeded|
@@ -30,6 +31,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crossroads.errors import ConfigError, CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
+from crossroads.redact import redact
+from crossroads.server.models import INVALID_TEXT
 
 log = structlog.get_logger("crossroads.server")
 
@@ -86,7 +89,7 @@ def from_crossroads_error(exc: CrossroadsError) -> ApiError:
             "handoff_path": partial.handoff_path,
         }
         headers["X-Crossroads-Trace-Id"] = partial.trace_id
-    message = str(exc)
+    message = redact(str(exc))  # provider error text may carry the server's own provider key
     if isinstance(exc, InputError):
         return ApiError(422, message, code="invalid_input", param="question", extra=extra, headers=headers)
     if isinstance(exc, ConfigError):
@@ -126,6 +129,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(
                 422, f"the request body is not valid JSON{': ' + str(detail) if detail else ''}", code="invalid_json"
             )
+        bad_text = next((e for e in errors if e.get("type") == INVALID_TEXT), None)
+        if bad_text is not None:  # its message names the field and never echoes the text
+            param = (bad_text.get("ctx") or {}).get("param")
+            return error_response(400, str(bad_text["msg"]), code=INVALID_TEXT, param=param)
         first = errors[0] if errors else {"msg": "invalid request", "loc": ()}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         return error_response(

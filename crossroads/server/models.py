@@ -1,22 +1,47 @@
-"""Request and response models of the HTTP service (and the MCP tools, which share the agent listing)."""
+"""Request and response models of the HTTP service (and the MCP tools, which share the agent listing).
+
+Request bodies are checked for text that is not valid Unicode (a JSON `"\udcff"`) before any other
+validation, in every field including the extra ones OpenAI clients send: such text is rejected with a
+400 (`code: invalid_text`, `param`: the field) rather than failing later when the answer, a log line or
+the trace is encoded (see `crossroads.text.validity` for why reject, not normalise).
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from crossroads.result import AskResult, ResultSummary
+from crossroads.text.validity import find_bad_text
+
+INVALID_TEXT = "invalid_text"
+"""The pydantic error type (and the API error code) of text that is not valid Unicode."""
 
 
-class AskRequest(BaseModel):
+class ValidTextRequest(BaseModel):
+    """A request body whose every string, key and nested value must be valid Unicode."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        found = find_bad_text(data)
+        if found is not None:
+            raise PydanticCustomError(
+                INVALID_TEXT, "{message}", {"message": found.describe(), "param": found.path or None}
+            )
+        return data
+
+
+class AskRequest(ValidTextRequest):
     """Body of `POST /v1/ask` and `/v1/ask/stream`."""
 
     question: str = Field(description="The technical question (length limit: limits.max_question_chars).")
     agent: str | None = Field(None, description="Ask this specialist directly, bypassing routing.")
 
 
-class RouteRequest(BaseModel):
+class RouteRequest(ValidTextRequest):
     """Body of `POST /v1/route`."""
 
     question: str
@@ -75,7 +100,7 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(ValidTextRequest):
     """The subset of OpenAI's request crossroads uses; other fields (temperature, tools, ...) are ignored."""
 
     model_config = ConfigDict(extra="allow")

@@ -283,6 +283,8 @@ def load_file(path: Path | str) -> tuple[list[Scenario], list[LoadError]]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         return [], [LoadError(path, f"cannot read: {exc.strerror or exc}")]
+    except UnicodeDecodeError as exc:
+        return [], [LoadError(path, f"not a scenario file (not UTF-8 text: bad byte at offset {exc.start})")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

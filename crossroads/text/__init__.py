@@ -1,7 +1,8 @@
 """Text primitives shared by the router, the offline model and the scenario assertions.
 
 Each concept lives here once: fenced code (`fences`), sentence and clause splitting (`sentences`), the
-tokeniser with its stop words and stemmer (`tokens`), and BM25 ranking (`bm25`). Pure Python and cheap
+tokeniser with its stop words and stemmer (`tokens`), BM25 ranking (`bm25`), and text that is not valid
+Unicode, rejected at the boundaries (`validity`). Pure Python and cheap
 to import, so the route path can use them.
 """
 

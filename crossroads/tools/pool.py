@@ -36,10 +36,13 @@ class SlotAllocator:
         self._cond = threading.Condition()
         self._lock_dir = lock_dir or _default_lock_dir()
 
-    def acquire(self, timeout: float | None = None) -> int | None:
+    def acquire(self, timeout: float | None = None, stop: Callable[[], bool] | None = None) -> int | None:
+        """A free slot, held until `release`; None after `timeout` or as soon as `stop()` is true."""
         end = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
+                if stop is not None and stop():
+                    return None
                 for slot in list(self._free):
                     fd = self._try_lock(slot)
                     if fd is None:

@@ -21,6 +21,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,6 +193,8 @@ class Sandbox:
         self._meta = bytearray()
         self._closed = False
         self._clean = False
+        self._kill_lock = threading.Lock()
+        """Orders `kill()` (any thread) before `close()` reaps, so a signal never reaches a reused pid."""
 
     # -- readiness (pool) ---------------------------------------------------------------------------
 
@@ -281,7 +284,8 @@ class Sandbox:
         report = _parse_meta(meta)
         if "setup_error" in report:
             raise SandboxSetupError(f"sandbox runner failed to start: {report['setup_error']}")
-        error = report.get("error") if isinstance(report.get("error"), str) else None
+        reported = report.get("error")
+        error = reported if isinstance(reported, str) else None
         if timed_out:
             error = f"TimeoutError: the program was stopped after {timeout:g} s of wall time"
         elif truncated:
@@ -300,11 +304,32 @@ class Sandbox:
             tier="bwrap",
         )
 
+    def kill(self) -> None:
+        """SIGKILL the sandbox now, from any thread (a cancelled call); the thread running it still reaps.
+
+        The process group holds bubblewrap; everything inside the sandbox runs as the slot uid, in its
+        own session, so it is signalled by uid as well. Nothing is reaped here: `close()` does that.
+        """
+        with self._kill_lock:
+            if self._closed:
+                return
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            for pid, _, zombie in _uid_processes(self.uid):
+                if not zombie:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+
     def close(self) -> bool:
         """Kill the process group, sweep the slot uid, reap (idempotent); True when nothing is left."""
-        if self._closed:
-            return self._clean
-        self._closed = True
+        with self._kill_lock:
+            if self._closed:
+                return self._clean
+            self._closed = True
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

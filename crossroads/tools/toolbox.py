@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -36,6 +37,36 @@ log = structlog.get_logger("crossroads.tools")
 
 PRELOAD = ("sympy", "numpy")
 """Modules every pooled sandbox has imported before its request arrives."""
+CANCEL_REAP_SECONDS = 2.0
+"""How long a cancelled call waits for its worker thread to reap and sweep the killed sandbox."""
+
+
+@dataclass
+class CancelToken:
+    """Shared by a tool call's task and its worker thread: cancelling kills the call's sandbox at once.
+
+    `asyncio.to_thread` cannot stop its thread, so without this a cancelled call (a dropped client,
+    an ask's deadline) left its snippet running until the snippet's own deadline.
+    """
+
+    cancelled: bool = False
+    sandbox: Sandbox | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, sandbox: Sandbox) -> bool:
+        """Register the sandbox about to run; False when the call was cancelled already (do not run)."""
+        with self._lock:
+            if self.cancelled:
+                return False
+            self.sandbox = sandbox
+            return True
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            sandbox = self.sandbox
+        if sandbox is not None:
+            sandbox.kill()
 
 
 @dataclass(frozen=True)
@@ -50,7 +81,7 @@ class Toolbox:
     """Sandboxed tools: `run_python`, `run_program` (and `check_math` / `run_sql` built on it)."""
 
     def __init__(self, settings: SandboxSettings | None = None) -> None:
-        self.settings = settings or SandboxSettings()
+        self.settings = settings or SandboxSettings.model_validate({})
         self.runtime = runtime_path(self.settings.runtime)
         self._probe = TierProbe("unavailable", "the toolbox has not been started")
         self._started = False
@@ -125,7 +156,16 @@ class Toolbox:
             too_long = f"the program is longer than {MAX_SOURCE} bytes"
             return PythonResult(ok=False, error=too_long, tier=self.tier)
         wall = min(float(timeout), 300.0) if timeout is not None and timeout > 0 else self.settings.timeout
-        return await asyncio.to_thread(self._run_sync, source, wall, pooled)
+        token = CancelToken()
+        worker = asyncio.ensure_future(asyncio.to_thread(self._run_sync, source, wall, pooled, token))
+        try:
+            return await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            token.cancel()  # SIGKILL now; the worker thread reaps, sweeps and frees the slot
+            await asyncio.wait({worker}, timeout=CANCEL_REAP_SECONDS)
+            if worker.done() and not worker.cancelled():
+                worker.exception()  # retrieved: the result of a cancelled call is not wanted
+            raise
 
     # -- math and SQL tools (crossroads/tools/math_check.py, crossroads/tools/sql.py) ------------------
     # They build a checker program, run it with `run_program` and parse its JSON stdout.
@@ -150,8 +190,10 @@ class Toolbox:
     def _limits(self, timeout: float | None = None) -> Limits:
         return Limits(timeout=timeout or self.settings.timeout, memory_mb=self.settings.memory_mb)
 
-    def _new_sandbox(self, limits: Limits, preload: tuple[str, ...], wait_slot: float | None) -> Sandbox | None:
-        slot = self._slots.acquire(wait_slot)
+    def _new_sandbox(
+        self, limits: Limits, preload: tuple[str, ...], wait_slot: float | None, token: CancelToken | None = None
+    ) -> Sandbox | None:
+        slot = self._slots.acquire(wait_slot, stop=(lambda: token.cancelled) if token else None)
         if slot is None:
             return None
         assert self._bwrap is not None
@@ -171,14 +213,18 @@ class Toolbox:
     def _discard(self, sandbox: Sandbox) -> None:
         self._slots.release(sandbox.slot, clean=sandbox.close())
 
-    def _run_sync(self, source: str, timeout: float, pooled: bool) -> PythonResult:
+    def _run_sync(self, source: str, timeout: float, pooled: bool, token: CancelToken | None = None) -> PythonResult:
+        token = token or CancelToken()
         sandbox = None
         if pooled and self._pool is not None and timeout <= self.settings.timeout:
             sandbox = self._pool.take()
         if sandbox is None:
-            sandbox = self._new_sandbox(self._limits(timeout), (), wait_slot=None)
-            assert sandbox is not None
+            sandbox = self._new_sandbox(self._limits(timeout), (), wait_slot=None, token=token)
+            if sandbox is None:  # cancelled while waiting for a free slot
+                return PythonResult(ok=False, error="cancelled", tier=self.tier)
         try:
+            if not token.attach(sandbox):
+                return PythonResult(ok=False, error="cancelled", tier=self.tier)
             return sandbox.execute(source, timeout)
         except SandboxSetupError as exc:  # the runner could not install its filter: nothing ran
             log.error("sandbox failed closed", error=str(exc))
