@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -79,6 +79,13 @@ class ServerSettings(_Section):
     """Origins allowed by CORS; empty (the default) sends no CORS headers at all."""
     ui: bool = True
     """Serve the web page at `/ui/` (ask, watch the route, read traces); `crossroads serve --no-ui` turns it off."""
+    redis_url: str | None = None
+    """Redis shared by every worker and replica for the per-key limits (`redis://host:6379/0`, extra
+    `crossroads[redis]`); unset: each process counts on its own."""
+    redis_failure: Literal["open", "closed"] = "open"
+    """When Redis cannot be reached: `open` falls back to this process's own limits, `closed` answers 503."""
+    redis_timeout: float = Field(0.5, gt=0, le=30)
+    """Seconds one Redis call may take before it counts as unreachable."""
 
 
 class Settings(BaseSettings):
@@ -100,18 +107,31 @@ class Settings(BaseSettings):
     cards: list[Path] = Field(default_factory=list)
     """Directories of extra or overriding agent cards."""
     graph: Path | None = None
-    trace_db: Literal["off"] | Path | None = None
+    trace_db: str | None = None
+    """Trace store: a SQLite file (default under the user's data dir), `sqlite:///path`,
+    `postgresql://user@host:5432/db` (shared by replicas; extra `crossroads[postgres]`), or `off`."""
+    trace_max_bytes: int = Field(1_000_000, ge=0)
+    """Bound of one stored trace: longer strings are cut with a marker until it fits (0: unbounded)."""
+    trace_commit: Literal["before_reply", "background"] = "before_reply"
+    """`before_reply`: the server sends an answer's last byte only once its trace is committed (a
+    crashed replica loses nothing it answered); `background`: traces are committed just after."""
+    trace_pool_size: int = Field(4, ge=1, le=64)
+    """PostgreSQL connections per process (the writer and the readers share them)."""
     otel_endpoint: str | None = None
     """OTLP/HTTP collector to export OpenTelemetry spans to (needs the `otel` extra); unset: no export."""
     otel_include_content: bool = True
     """Whether exported spans carry prompts, answers and tool arguments (turn off for sensitive data)."""
-    """SQLite file of stored traces; default under the user's data dir; `off` stores nothing."""
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     router: RouterSettings = Field(default_factory=RouterSettings)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @field_validator("trace_db", mode="before")
+    @classmethod
+    def _trace_db_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, Path) else value
 
     @classmethod
     def settings_customise_sources(
@@ -124,11 +144,18 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _FileLayers(settings_cls))
 
-    def trace_db_path(self) -> Path | None:
-        """Where traces are stored, or None when the trace store is `off`."""
+    def trace_db_target(self) -> str | None:
+        """The trace store to open (a path or a URL), or None when it is `off`."""
         if self.trace_db == "off":
             return None
-        return self.trace_db or user_data_path("crossroads") / "traces.sqlite3"
+        return self.trace_db or str(user_data_path("crossroads") / "traces.sqlite3")
+
+    def trace_db_path(self) -> Path | None:
+        """The SQLite file traces are stored in; None when the store is `off` or not SQLite."""
+        from crossroads.storage import sqlite_path
+
+        target = self.trace_db_target()
+        return sqlite_path(target) if target is not None else None
 
 
 _file_layers: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("crossroads_file_layers", default=())
