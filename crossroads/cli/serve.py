@@ -36,7 +36,7 @@ def serve(
     config: ConfigOpt = None,
     graph: GraphOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
-    trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file, or 'off'.")] = None,
+    trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file or URL, or 'off'.")] = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Do not serve the web page at /ui/.")] = False,
 ) -> None:
     """Serve the HTTP API (native + OpenAI-compatible) with MCP at /mcp and the web page at /ui/ (`serve` extra)."""
@@ -58,6 +58,9 @@ def serve(
             f"refusing to bind to {bind} without API keys: set CROSSROADS_API_KEYS (or server.api_keys)"
             " or bind to 127.0.0.1"
         )
+    from crossroads.storage import check_store
+
+    check_store(settings)  # a corrupt or unreachable trace store: one line and exit 2, before binding
     page = ", web page /ui/" if settings.server.ui else ""
     err.print(
         f"crossroads serving on http://{bind}:{bind_port} (docs /docs, MCP /mcp{page}, {n} worker(s))", highlight=False

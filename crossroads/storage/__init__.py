@@ -65,7 +65,19 @@ def store_from_settings(settings: Settings) -> TraceStore | None:
     return open_store(target, max_bytes=settings.trace_max_bytes, pool_size=settings.trace_pool_size)
 
 
+def check_store(settings: Settings) -> None:
+    """Open and close the configured store: fails with `TraceStoreError` (corrupt, unreachable, newer schema).
+
+    `crossroads serve` calls it before binding, so a store that cannot work is one clear line and exit
+    code 2 at start-up (migrations run here, once, before any worker starts), not a failing worker.
+    """
+    store = store_from_settings(settings)
+    if store is not None:
+        store.close()
+
+
 __all__ = [
+    "check_store",
     "DEFAULT_MAX_BYTES",
     "MIN_PREFIX",
     "Migration",
