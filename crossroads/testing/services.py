@@ -74,8 +74,12 @@ def _run(cmd: list[str], what: str, timeout: float = 120) -> None:
         raise ServiceUnavailable(f"{what} failed ({proc.returncode}): {(proc.stderr or proc.stdout).strip()[-400:]}")
 
 
-def start_postgres(directory: Path) -> Service:
-    """Run initdb and pg_ctl start in `directory/pg` on a free loopback port; trust auth for user `crossroads`."""
+def start_postgres(directory: Path, *, durable: bool = False) -> Service:
+    """Run initdb and pg_ctl start in `directory/pg` on a free loopback port; trust auth for user `crossroads`.
+
+    `durable=False` (tests) turns fsync and synchronous commit off; benchmarks keep PostgreSQL's
+    defaults so their figures are those of a real deployment.
+    """
     pg_bin = _pg_bin()
     data = directory / "pg"
     data.mkdir(parents=True, exist_ok=True)
@@ -94,8 +98,9 @@ def start_postgres(directory: Path) -> Service:
         ),
         "initdb",
     )
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c fsync=off -c synchronous_commit=off"
-    options += " -c full_page_writes=off -c max_connections=200"
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     _run(
         _as_postgres(
             [str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(directory / "pg.log"), "-w", "start"]
@@ -174,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         stop_service("postgres", directory / "postgres")
         stop_service("redis", directory / "redis")
         return 0
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)  # the postgres user must reach its data directory inside (mktemp -d makes 0700)
     try:
         pg = start_postgres(directory / "postgres")
         redis = start_redis(directory / "redis")
