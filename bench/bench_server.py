@@ -45,6 +45,8 @@ from pathlib import Path
 
 import httpx
 
+from crossroads.testing.services import Service
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [
     "How do I profile a slow Python loop and speed it up?",
@@ -200,7 +202,7 @@ async def _load(
                 try:
                     response = await send(i, replica)
                 except httpx.TransportError as exc:  # connection refused or reset: the replica is gone
-                    if replica.proc.poll() is not None:
+                    if not replica.alive or replica.proc.poll() is not None:
                         replica.alive = False
                         out.retried += 1
                         continue
@@ -298,7 +300,7 @@ class Shared:
 
     trace_db: str
     redis_url: str | None
-    stop: list[object] = field(default_factory=list)
+    stop: list[Service] = field(default_factory=list)
 
 
 def _shared(args: argparse.Namespace, tmp: Path) -> Shared:
@@ -309,7 +311,7 @@ def _shared(args: argparse.Namespace, tmp: Path) -> Shared:
         if not pg_url:
             service = start_postgres(tmp / "postgres", durable=True)
             pg_url = service.url
-            stops: list[object] = [service]
+            stops: list[Service] = [service]
         else:
             stops = []
     else:
@@ -325,7 +327,7 @@ def _shared(args: argparse.Namespace, tmp: Path) -> Shared:
 
 
 def _replicas(args: argparse.Namespace, shared: Shared, key: str, tmp: Path, env: dict[str, str]) -> list[Replica]:
-    extra = {"CROSSROADS_TRACE_COMMIT": "before_reply", **env}
+    extra = {"CROSSROADS_TRACE_COMMIT": args.trace_commit, **env}
     if shared.redis_url:
         extra["CROSSROADS_SERVER__REDIS_URL"] = shared.redis_url
     replicas = [
@@ -379,7 +381,7 @@ def replicated(args: argparse.Namespace, n: int, concurrency: int) -> bool:
         print("== baseline: one process, SQLite, no Redis")
         ok &= single(args, n, concurrency, "  ")
     redis = " + one Redis" if args.redis else ""
-    print(f"== {args.replicas} replicas, one {args.store} trace store{redis}")
+    print(f"== {args.replicas} replicas, one {args.store} trace store{redis}, trace_commit {args.trace_commit}")
     with tempfile.TemporaryDirectory(prefix="crossroads-bench-") as tmp_name:
         tmp = Path(tmp_name)
         os.chmod(tmp, 0o755)
@@ -442,12 +444,12 @@ def replicated(args: argparse.Namespace, n: int, concurrency: int) -> bool:
                     _limit_phase(args, shared, tmp, with_redis=False)
         finally:
             for service in shared.stop:
-                service.stop()  # type: ignore[attr-defined]
+                service.stop()
     return ok
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("-n", "--requests", type=int, default=2000)
     parser.add_argument("-c", "--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="worker processes per server")
@@ -459,6 +461,9 @@ def main() -> None:
     parser.add_argument("--postgres-url", help="use this PostgreSQL (its traces table must be empty)")
     parser.add_argument("--redis-url", help="use this Redis instead of a throwaway one")
     parser.add_argument("--limit", type=int, default=120, help="per-key limit of the limit phase (0: skip it)")
+    parser.add_argument(
+        "--trace-commit", choices=["before_reply", "background"], default="before_reply", help="for the replicas"
+    )
     parser.add_argument("--no-kill", dest="kill", action="store_false", help="skip the kill -9 phase")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the SQLite baseline")
     args = parser.parse_args()

@@ -70,16 +70,17 @@ def _check_postgres(url: str) -> None:
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database for one test (dropped after it)."""
     import psycopg
+    from psycopg import sql
 
     name = f"crossroads_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # pyright: ignore[reportArgumentType]
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     base, _, _ = postgres_server.rpartition("/")
     try:
         yield f"{base}/{name}"
     finally:
         with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # pyright: ignore[reportArgumentType]
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")

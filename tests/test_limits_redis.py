@@ -134,8 +134,10 @@ async def test_redis_down_fails_open_to_local_limits_or_closed() -> None:
 def test_build_limiter_picks_redis_only_with_a_url() -> None:
     from crossroads.config.settings import ServerSettings
 
-    assert isinstance(build_limiter(ServerSettings()), RateLimiter)
-    shared = build_limiter(ServerSettings(redis_url="redis://127.0.0.1:1/0", redis_failure="closed"))
+    assert isinstance(build_limiter(ServerSettings.model_validate({})), RateLimiter)
+    shared = build_limiter(
+        ServerSettings.model_validate({"redis_url": "redis://127.0.0.1:1/0", "redis_failure": "closed"})
+    )
     assert isinstance(shared, RedisLimiter) and shared.failure == "closed"
 
 
