@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import json
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -99,23 +100,30 @@ class TraceRow:
 
 
 def encode(result: AskResult, max_bytes: int) -> TraceRow:
-    """Flatten one result; with `max_bytes` > 0 the stored JSON (and so the columns) stays within it."""
+    """Flatten one result; with `max_bytes` > 0 the stored JSON (and so the columns) stays within it.
+
+    The columns of a truncated result are read back from its (cut) JSON as plain data, so they agree
+    with what is stored whatever the status (the schema accepts any status string).
+    """
     data, truncated = bounded_json(result, max_bytes)
-    source = AskResult.model_validate_json(data) if truncated else result
-    u = source.usage
-    started = source.started_at if source.started_at.tzinfo else source.started_at.replace(tzinfo=UTC)
+    started = result.started_at if result.started_at.tzinfo else result.started_at.replace(tzinfo=UTC)
+    u = result.usage
+    question, error = result.question, result.error
+    if truncated:
+        cut = json.loads(data)
+        question, error = cut.get("question", ""), cut.get("error")
     return TraceRow(
-        trace_id=source.trace_id,
+        trace_id=result.trace_id,
         started_at=started.astimezone(UTC),
-        status=str(source.status),
-        route=source.route.agents,
-        stage=source.route.stage,
-        question=source.question,
-        duration_ms=source.duration_ms,
+        status=str(result.status),
+        route=result.route.agents,
+        stage=result.route.stage,
+        question=question,
+        duration_ms=result.duration_ms,
         requests=u.requests,
         input_tokens=u.input_tokens,
         output_tokens=u.output_tokens,
-        error=source.error,
+        error=error,
         data=data,
         truncated=truncated,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crossroads.result import AskResult, RouteDecision
+from crossroads.result import AskResult
 
 MARKER = "…[truncated by crossroads: {cut} of {total} characters cut, trace_max_bytes]"
 _MIN_CAP = 64
@@ -22,10 +22,10 @@ _MIN_CAP = 64
 
 def bounded_json(result: AskResult, max_bytes: int) -> tuple[str, bool]:
     """The result as JSON of at most `max_bytes` UTF-8 bytes (0: unbounded), and whether it was cut."""
-    text = result.model_dump_json()
+    text = result.model_dump_json(warnings=False)
     if max_bytes <= 0 or len(text) * 4 <= max_bytes or len(text.encode()) <= max_bytes:
         return text, False
-    data: Any = result.model_dump(mode="json")
+    data: Any = result.model_dump(mode="json", warnings=False)
     cap = max(_MIN_CAP, max_bytes // 2)
     while cap >= _MIN_CAP:
         cut = _cap_strings(data, cap)
@@ -82,28 +82,14 @@ def _halve_longest_list(node: Any) -> bool:
 
 
 def _skeleton(result: AskResult, max_bytes: int) -> str:
-    """Only what identifies the ask: id, status, route agents, usage and cut question/answer/error."""
+    """Only what identifies the ask: id, status, route, usage and cut question/answer/error."""
     room = max(_MIN_CAP, max_bytes // 8)
-
-    def cut(text: str | None) -> str | None:
-        if text is None or len(text) <= room:
-            return text
-        return text[:room] + MARKER.format(cut=len(text) - room, total=len(text))
-
-    route = RouteDecision(
-        targets=result.route.targets[:8], abstain=result.route.abstain, stage=result.route.stage, reason=""
-    )
-    for target in route.targets:
-        target.sub_question = cut(target.sub_question) or ""
-    skeleton = AskResult(
-        trace_id=result.trace_id,
-        question=cut(result.question) or "",
-        answer=cut(result.answer) or "",
-        status=result.status,
-        error=cut(result.error),
-        route=route,
-        usage=result.usage,
-        duration_ms=result.duration_ms,
-        started_at=result.started_at,
-    )
-    return skeleton.model_dump_json()
+    keep = {"trace_id", "question", "answer", "status", "error", "route", "usage", "duration_ms", "started_at"}
+    data: dict[str, Any] = result.model_dump(mode="json", include=keep, warnings=False)
+    route = data["route"]
+    data["route"] = {
+        "targets": [{**t, "sub_question": ""} for t in route["targets"][:8]],
+        "abstain": route["abstain"],
+        "stage": route["stage"],
+    }
+    return _dumps(_cap_strings(data, room))
