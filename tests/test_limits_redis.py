@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -144,7 +145,7 @@ def test_build_limiter_picks_redis_only_with_a_url() -> None:
 async def test_two_http_replicas_on_one_redis_let_through_the_limit_once(
     tmp_path: Path,
     redis_url: str,  # noqa: F811
-    fake_toolbox: object,
+    fake_toolbox: Any,
 ) -> None:
     """Two real services (own uvicorn, own orchestrator, own limiter) with a limit of 5 per minute."""
     from crossroads.orchestrator import Orchestrator
@@ -188,7 +189,7 @@ class _SlowStore(SQLiteTraceStore):
 
 @pytest.mark.parametrize("commit", ["before_reply", "background"])
 async def test_commit_before_reply_holds_the_answer_until_stored(
-    tmp_path: Path, fake_toolbox: object, commit: str
+    tmp_path: Path, fake_toolbox: Any, commit: str
 ) -> None:
     from crossroads.config import load_settings
     from crossroads.config.settings import PACKAGED_DEFAULTS

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from storage_support import postgres_server, postgres_url  # noqa: F401  (fixtures)
@@ -18,7 +19,7 @@ from crossroads.storage import open_store
 
 
 @pytest.fixture
-def cli():  # type: ignore[no-untyped-def]
+def cli() -> Any:
     from crossroads.cli.app import _register_all, app
 
     if not any(c.name == "traces" for c in app.registered_commands):
@@ -33,7 +34,7 @@ def trace_db(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest
     return target
 
 
-def test_cli_ask_then_traces_and_trace(cli, trace_db: str) -> None:  # type: ignore[no-untyped-def]
+def test_cli_ask_then_traces_and_trace(cli: Any, trace_db: str) -> None:
     runner = CliRunner()
     asked = runner.invoke(cli, ["ask", "--json", "How do I profile a slow Python loop?"])
     assert asked.exit_code == 0, asked.output
@@ -73,7 +74,7 @@ def _corrupt(path: Path) -> None:
     path.write_bytes(b"this is not a database, just some bytes " * 100)
 
 
-def test_corrupt_sqlite_file_is_exit_2_with_one_line(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_sqlite_file_is_exit_2_with_one_line(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "traces.db"
     _corrupt(db)
     monkeypatch.setenv("CROSSROADS_TRACE_DB", str(db))
@@ -85,7 +86,7 @@ def test_corrupt_sqlite_file_is_exit_2_with_one_line(cli, tmp_path: Path, monkey
         assert "Traceback" not in got.output and len(got.stderr.strip().splitlines()) <= 3
 
 
-def test_damaged_pages_are_exit_2_too(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_pages_are_exit_2_too(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "traces.db"
     store = open_store(db)
     store.close()
@@ -100,7 +101,7 @@ def test_damaged_pages_are_exit_2_too(cli, tmp_path: Path, monkeypatch: pytest.M
     assert "trace store" in got.stderr and "Traceback" not in got.output
 
 
-def test_serve_refuses_to_start_on_a_corrupt_store(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_serve_refuses_to_start_on_a_corrupt_store(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "traces.db"
     _corrupt(db)
     monkeypatch.setenv("CROSSROADS_TRACE_DB", str(db))
@@ -109,7 +110,7 @@ def test_serve_refuses_to_start_on_a_corrupt_store(cli, tmp_path: Path, monkeypa
     assert "is corrupt or not a SQLite database" in got.stderr and "Traceback" not in got.output
 
 
-def test_serve_refuses_to_start_on_an_unreachable_postgres(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_serve_refuses_to_start_on_an_unreachable_postgres(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from crossroads.testing.services import free_port
 
     monkeypatch.setenv("CROSSROADS_TRACE_DB", f"postgresql://u:pw@127.0.0.1:{free_port()}/db")

@@ -152,10 +152,19 @@ class Settings(BaseSettings):
 
     def trace_db_path(self) -> Path | None:
         """The SQLite file traces are stored in; None when the store is `off` or not SQLite."""
-        from crossroads.storage import sqlite_path
-
         target = self.trace_db_target()
         return sqlite_path(target) if target is not None else None
+
+
+def sqlite_path(target: str | Path) -> Path | None:
+    """The file of a SQLite trace store target (a plain path or `sqlite:///path`), None for other URLs."""
+    if isinstance(target, Path):
+        return target.expanduser()
+    if target.startswith("sqlite://"):
+        return Path(target.removeprefix("sqlite://")).expanduser()
+    if "://" in target:
+        return None
+    return Path(target).expanduser()
 
 
 _file_layers: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("crossroads_file_layers", default=())

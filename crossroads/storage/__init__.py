@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crossroads.config.settings import sqlite_path
 from crossroads.storage.base import (
     DEFAULT_MAX_BYTES,
     MIN_PREFIX,
@@ -29,17 +30,6 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 def is_postgres(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
-
-
-def sqlite_path(target: str | Path) -> Path | None:
-    """The file of a SQLite target (a plain path or `sqlite:///path`), None for any other URL."""
-    if isinstance(target, Path):
-        return target.expanduser()
-    if target.startswith("sqlite://"):
-        return Path(target.removeprefix("sqlite://")).expanduser()
-    if "://" in target:
-        return None
-    return Path(target).expanduser()
 
 
 def open_store(target: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, pool_size: int = 4) -> TraceStore:
