@@ -164,3 +164,21 @@ def test_storage_and_limit_settings_agree_with_defaults_toml() -> None:
     assert load_settings(trace_db=Path("/tmp/x.db")).trace_db_path() == Path("/tmp/x.db")
     assert load_settings(trace_db="postgresql://h/db").trace_db_path() is None
     assert load_settings(trace_db="off").trace_db_target() is None
+
+
+def test_opening_an_up_to_date_file_takes_no_write_lock(tmp_path: Path) -> None:
+    """`crossroads traces` while a server holds the write lock: it reads at once instead of waiting."""
+    import time
+
+    db = tmp_path / "traces.db"
+    open_store(db).close()
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+    try:
+        t0 = time.monotonic()
+        store = open_store(db)
+        assert store.count() == 0 and time.monotonic() - t0 < 5
+        store.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

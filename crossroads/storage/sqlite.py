@@ -135,8 +135,14 @@ class SQLiteTraceStore(TraceStore):
         return TraceStoreError(f"the trace store {self.path} cannot be used: {text}")
 
     def _migrate(self, conn: sqlite3.Connection, migrations: Sequence[Migration]) -> None:
-        """Apply the migrations this file lacks, in one write transaction (so two processes never race)."""
+        """Apply the migrations this file lacks, in one write transaction (so two processes never race).
+
+        A file already at the latest version is only read: the CLI can list traces from a file it may
+        not write, and opening never waits for another process's write lock.
+        """
         latest = max((m.version for m in migrations), default=0)
+        if _version(conn) == latest:
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
@@ -242,6 +248,14 @@ class SQLiteTraceStore(TraceStore):
     def count(self) -> int:
         with self._connection() as conn:
             return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+
+
+def _version(conn: sqlite3.Connection) -> int | None:
+    """The recorded schema version, None for a file without a `schema_version` table."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    if exists is None:
+        return None
+    return int(conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
 
 
 def _params(row: TraceRow) -> tuple[object, ...]:
