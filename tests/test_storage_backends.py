@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from real_parts import missing
 from storage_support import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from crossroads.config import load_settings
@@ -325,3 +326,31 @@ def test_the_legacy_store_module_still_works(tmp_path: Path) -> None:
         assert store.flush(10) and store.get("123456") is not None
     finally:
         store.close()
+
+
+def test_a_postgres_outage_while_serving_loses_no_trace(tmp_path: Path) -> None:
+    """The database goes away mid-stream and comes back: queued batches are retried, each stored once."""
+    from crossroads.testing.services import ServiceUnavailable, restart_postgres, start_postgres, stop_service
+
+    try:
+        service = start_postgres(tmp_path / "pg", durable=True)  # its own, durable: this test crashes it
+    except (ServiceUnavailable, OSError) as exc:
+        missing(f"cannot start a PostgreSQL of its own: {exc}")
+    store = open_store(service.url)
+    try:
+        before = [_result() for _ in range(20)]
+        for r in before:
+            store.submit(r)
+        assert store.flush(10)
+        stop_service("postgres", service.directory)
+        during = [_result() for _ in range(30)]
+        for r in during:
+            store.submit(r)
+        assert not store.flush(1.0)  # nothing can commit now: the writer is retrying
+        restart_postgres(service.directory)
+        assert store.flush(30)
+        assert store.dropped == 0 and store.count() == 50
+        assert {s.trace_id for s in store.recent(100)} == {r.trace_id for r in before + during}
+    finally:
+        store.close()
+        service.stop()

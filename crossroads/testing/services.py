@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,8 @@ class Service:
 
     def stop(self) -> None:
         stop_service(self.name, self.directory)
+        if self.name == "postgres":
+            remove_postgres_home(self.directory)
 
 
 def free_port() -> int:
@@ -75,22 +79,29 @@ def _run(cmd: list[str], what: str, timeout: float = 120) -> None:
 
 
 def start_postgres(directory: Path, *, durable: bool = False) -> Service:
-    """Run initdb and pg_ctl start in `directory/pg` on a free loopback port; trust auth for user `crossroads`.
+    """Run initdb and pg_ctl start on a free loopback port; trust auth for user `crossroads`.
 
-    `durable=False` (tests) turns fsync and synchronous commit off; benchmarks keep PostgreSQL's
-    defaults so their figures are those of a real deployment.
+    The cluster lives in `directory/pg`, or, as root, in a fresh directory under the system temp dir
+    that the `postgres` user owns (it cannot reach into root's 0700 directories such as pytest's);
+    `directory` keeps what `stop_service` and `restart_postgres` need. `durable=False` (tests) turns
+    fsync and synchronous commit off; benchmarks keep PostgreSQL's defaults so their figures are those
+    of a real deployment.
     """
     pg_bin = _pg_bin()
-    data = directory / "pg"
+    directory.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="crossroads-pg-")) if os.geteuid() == 0 else directory
+    data = home / "pg"
     data.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         try:
-            shutil.chown(directory, "postgres")
+            shutil.chown(home, "postgres")
             shutil.chown(data, "postgres")
         except (LookupError, OSError) as exc:
+            shutil.rmtree(home, ignore_errors=True)
             raise ServiceUnavailable(f"cannot hand {data} to the postgres user: {exc}") from None
-        os.chmod(directory, 0o755)
+        os.chmod(home, 0o755)
     data.chmod(0o700)
+    (directory / "pg.home").write_text(str(home))
     port = free_port()
     _run(
         _as_postgres(
@@ -98,17 +109,19 @@ def start_postgres(directory: Path, *, durable: bool = False) -> Service:
         ),
         "initdb",
     )
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c max_connections=200"
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {home} -c max_connections=200"
     if not durable:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    _run(
-        _as_postgres(
-            [str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(directory / "pg.log"), "-w", "start"]
-        ),
-        "pg_ctl start",
-    )
+    start = [str(pg_bin / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(home / "pg.log"), "-w", "start"]
+    _run(_as_postgres(start), "pg_ctl start")
     (directory / "pg.bin").write_text(str(pg_bin))
+    (directory / "pg.start").write_text(json.dumps(start))
     return Service("postgres", f"postgresql://crossroads@127.0.0.1:{port}/postgres", directory)
+
+
+def restart_postgres(directory: Path) -> None:
+    """Start again, on the same port and data, a PostgreSQL that `start_postgres` started and that was stopped."""
+    _run(_as_postgres(json.loads((directory / "pg.start").read_text())), "pg_ctl start")
 
 
 def start_redis(directory: Path) -> Service:
@@ -157,8 +170,9 @@ def stop_service(name: str, directory: Path) -> None:
     """Stop a server started by this module (fast shutdown; nothing to keep)."""
     if name == "postgres" and (directory / "pg.bin").exists():
         pg_bin = Path((directory / "pg.bin").read_text())
+        home = Path((directory / "pg.home").read_text())
         subprocess.run(
-            _as_postgres([str(pg_bin / "pg_ctl"), "-D", str(directory / "pg"), "-m", "immediate", "-w", "stop"]),
+            _as_postgres([str(pg_bin / "pg_ctl"), "-D", str(home / "pg"), "-m", "immediate", "-w", "stop"]),
             capture_output=True,
             timeout=60,
         )
@@ -167,6 +181,15 @@ def stop_service(name: str, directory: Path) -> None:
             os.kill(int((directory / "redis.pid").read_text().strip()), 15)
         except (ValueError, OSError):
             pass
+
+
+def remove_postgres_home(directory: Path) -> None:
+    """Delete a stopped cluster's files when they live outside `directory` (as root, in the temp dir)."""
+    marker = directory / "pg.home"
+    if marker.exists():
+        home = Path(marker.read_text())
+        if home != directory and home.name.startswith("crossroads-pg-"):
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,9 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "stop":
         stop_service("postgres", directory / "postgres")
         stop_service("redis", directory / "redis")
+        remove_postgres_home(directory / "postgres")
         return 0
     directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o755)  # the postgres user must reach its data directory inside (mktemp -d makes 0700)
     try:
         pg = start_postgres(directory / "postgres")
         redis = start_redis(directory / "redis")
