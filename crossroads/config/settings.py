@@ -72,7 +72,7 @@ class ServerSettings(_Section):
     """Bearer keys clients must send; none configured means the server only binds to loopback."""
     max_body_bytes: int = Field(1_000_000, ge=1024)
     rate_limit_per_minute: int = Field(600, ge=0)
-    """Requests per key per minute (token bucket, burst of the same size); 0 turns it off."""
+    """Requests per key in any 60 seconds (a sliding window; shared by replicas with `redis_url`); 0 turns it off."""
     max_concurrent_per_key: int = Field(64, ge=0)
     """Requests one key may have in flight; 0 turns it off."""
     cors_origins: list[str] = Field(default_factory=list)
