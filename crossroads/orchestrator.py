@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from crossroads.providers import ModelFactory
     from crossroads.providers.resilience import Sleep
     from crossroads.router.cascade import CascadeRouter
-    from crossroads.store import TraceStore
+    from crossroads.storage import TraceStore
     from crossroads.telemetry import Telemetry
     from crossroads.tools.base import SandboxTools
 
@@ -93,7 +93,7 @@ class Orchestrator:
         recording); `retry_sleep` the wait between retries of a failed model request (tests pass one that
         returns at once); `model_wrapper(model, role)` wraps every model (scenario record/replay).
         `trace_store`: False (the library default) stores nothing; True opens the store at
-        `settings.trace_db_path()` (unless that is `off`) and closes it in `aclose`; a `TraceStore`
+        `settings.trace_db` (unless that is `off`) and closes it in `aclose`; a `TraceStore`
         instance is used as given and only flushed in `aclose` (its owner closes it).
         `tracer_provider`: an OpenTelemetry provider to send spans to (else `settings.otel_endpoint`).
 
@@ -113,10 +113,9 @@ class Orchestrator:
         self._owns_store = trace_store is True
         self.trace_store: TraceStore | None = None
         if trace_store is True:
-            if (db := self.settings.trace_db_path()) is not None:
-                from crossroads.store import TraceStore
+            from crossroads.storage import store_from_settings
 
-                self.trace_store = TraceStore(db)
+            self.trace_store = store_from_settings(self.settings)
         elif trace_store is not False:
             self.trace_store = trace_store
 

@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"result", "text", "redact"},
     {"errors", "logs"},
     {"config", "cards", "events", "telemetry"},
-    {"trace", "graph", "prompting", "tools"},
+    {"trace", "graph", "prompting", "tools", "storage"},
     {"router", "offline", "store", "streaming"},
     {"providers"},
     {"agents"},

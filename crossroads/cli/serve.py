@@ -42,7 +42,7 @@ def serve(
     config: ConfigOpt = None,
     graph: GraphOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
-    trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file, or 'off'.")] = None,
+    trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file or URL, or 'off'.")] = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Do not serve the web page at /ui/.")] = False,
 ) -> None:
     """Serve the HTTP API (native + OpenAI-compatible), MCP at /mcp and the web page at /ui/ (`serve` extra).
@@ -73,7 +73,9 @@ def serve(
             " or bind to 127.0.0.1"
         )
     from crossroads.server.timeouts import uvicorn_options
+    from crossroads.storage import check_store
 
+    check_store(settings)  # a corrupt or unreachable trace store: one line and exit 2, before binding
     options: dict[str, Any] = {
         "log_level": "warning",
         "access_log": False,

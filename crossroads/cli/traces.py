@@ -11,10 +11,12 @@ from crossroads.cli.app import ConfigOpt, JsonOpt, guarded, out
 from crossroads.cli.common import settings_from_flags
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rich.tree import Tree
 
     from crossroads.result import AskResult
-    from crossroads.store import TraceStore
+    from crossroads.storage import TraceStore
 
 
 def register(app: typer.Typer) -> None:
@@ -23,30 +25,57 @@ def register(app: typer.Typer) -> None:
 
 
 def _open(config: Any) -> TraceStore:
+    """The configured store, for reading. A SQLite file that does not exist yet is not created."""
     from crossroads.errors import ConfigError
-    from crossroads.store import TraceStore
+    from crossroads.storage import open_store, sqlite_path
 
     settings = settings_from_flags(config)
-    path = settings.trace_db_path()
-    if path is None:
+    target = settings.trace_db_target()
+    if target is None:
         raise ConfigError('the trace store is off (trace_db = "off"); nothing is stored')
-    if not path.exists():
+    path = sqlite_path(target)
+    if path is not None and not path.exists():
         raise ConfigError(f"no trace store at {path} yet: nothing has been asked with it on")
-    return TraceStore(path)
+    return open_store(target, max_bytes=settings.trace_max_bytes, pool_size=1)
+
+
+def parse_moment(text: str | None) -> datetime | None:
+    """An ISO date/time (UTC unless it says otherwise) or an age such as `30m`, `2h`, `7d`."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from crossroads.errors import InputError
+
+    if text is None:
+        return None
+    age = re.fullmatch(r"(\d+)\s*([smhd])", text.strip())
+    if age:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[age.group(2)]
+        return datetime.now(UTC) - timedelta(**{unit: int(age.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"--since '{text}': use an ISO time (2026-05-01T12:00) or an age (30m, 2h, 7d)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @guarded
 def traces(
     last: Annotated[int, typer.Option("--last", "-n", help="How many of the most recent traces.", min=1)] = 20,
+    status: Annotated[str | None, typer.Option("--status", help="Only this status (ok, error, ...).")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only traces routed to this specialist.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only newer: ISO time or age (30m, 2h, 7d).")] = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """List stored traces, newest first: id, time, status, route, duration, tokens."""
+    from rich.markup import escape
     from rich.table import Table
 
+    moment = parse_moment(since)
     store = _open(config)
     try:
-        rows = store.recent(last)
+        rows = store.recent(last, status=status, agent=agent, since=moment)
     finally:
         store.close()
     if json_out:
@@ -56,15 +85,15 @@ def traces(
     for col in ("id", "time (UTC)", "status", "route", "ms", "tokens", "question"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        status = r.status if r.status == "ok" else f"[red]{r.status}[/]"
+        status_text = r.status if r.status == "ok" else f"[red]{escape(r.status)}[/]"
         table.add_row(
             r.trace_id[:12],
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            status,
+            status_text,
             ", ".join(r.route) or "-",
             f"{r.duration_ms:.0f}",
             str(r.total_tokens),
-            r.question[:60],
+            escape(r.question[:60]),
         )
     out.print(table)
 
@@ -84,7 +113,7 @@ def trace(
     finally:
         store.close()
     if result is None:
-        raise InputError(f"no trace '{trace_id}' in {store.path} (list them with `crossroads traces`)")
+        raise InputError(f"no trace '{trace_id}' in {store.location} (list them with `crossroads traces`)")
     if json_out:
         print(result.model_dump_json())
         return

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_config_path, user_data_path
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
@@ -73,7 +73,7 @@ class ServerSettings(_Section):
     """Bearer keys clients must send; none configured means the server only binds to loopback."""
     max_body_bytes: int = Field(1_000_000, ge=1024)
     rate_limit_per_minute: int = Field(600, ge=0)
-    """Requests per key per minute (token bucket, burst of the same size); 0 turns it off."""
+    """Requests per key in any 60 seconds (a sliding window; shared by replicas with `redis_url`); 0 turns it off."""
     max_concurrent_per_key: int = Field(64, ge=0)
     """Requests one key may have in flight; 0 turns it off."""
     cors_origins: list[str] = Field(default_factory=list)
@@ -90,6 +90,13 @@ class ServerSettings(_Section):
     max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
     """Largest request head (request line and headers) buffered while incomplete; more is a 400 at once
     (uvicorn's `h11_max_incomplete_event_size`)."""
+    redis_url: str | None = None
+    """Redis shared by every worker and replica for the per-key limits (`redis://host:6379/0`, extra
+    `crossroads[redis]`); unset: each process counts on its own."""
+    redis_failure: Literal["open", "closed"] = "open"
+    """When Redis cannot be reached: `open` falls back to this process's own limits, `closed` answers 503."""
+    redis_timeout: float = Field(0.5, gt=0, le=30)
+    """Seconds one Redis call may take before it counts as unreachable."""
 
 
 class Settings(BaseSettings):
@@ -113,18 +120,31 @@ class Settings(BaseSettings):
     cards: list[Path] = Field(default_factory=list)
     """Directories of extra or overriding agent cards."""
     graph: Path | None = None
-    trace_db: Literal["off"] | Path | None = None
+    trace_db: str | None = None
+    """Trace store: a SQLite file (default under the user's data dir), `sqlite:///path`,
+    `postgresql://user@host:5432/db` (shared by replicas; extra `crossroads[postgres]`), or `off`."""
+    trace_max_bytes: int = Field(1_000_000, ge=0)
+    """Bound of one stored trace: longer strings are cut with a marker until it fits (0: unbounded)."""
+    trace_commit: Literal["before_reply", "background"] = "before_reply"
+    """`before_reply`: the server sends an answer's last byte only once its trace is committed (a
+    crashed replica loses nothing it answered); `background`: traces are committed just after."""
+    trace_pool_size: int = Field(4, ge=1, le=64)
+    """PostgreSQL connections per process (the writer and the readers share them)."""
     otel_endpoint: str | None = None
     """OTLP/HTTP collector to export OpenTelemetry spans to (needs the `otel` extra); unset: no export."""
     otel_include_content: bool = True
     """Whether exported spans carry prompts, answers and tool arguments (turn off for sensitive data)."""
-    """SQLite file of stored traces; default under the user's data dir; `off` stores nothing."""
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     limits: LimitsSettings = Field(default_factory=lambda: LimitsSettings.model_validate({}))
     router: RouterSettings = Field(default_factory=lambda: RouterSettings.model_validate({}))
     sandbox: SandboxSettings = Field(default_factory=lambda: SandboxSettings.model_validate({}))
     server: ServerSettings = Field(default_factory=lambda: ServerSettings.model_validate({}))
+
+    @field_validator("trace_db", mode="before")
+    @classmethod
+    def _trace_db_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, Path) else value
 
     @classmethod
     def settings_customise_sources(
@@ -137,11 +157,27 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _FileLayers(settings_cls))
 
-    def trace_db_path(self) -> Path | None:
-        """Where traces are stored, or None when the trace store is `off`."""
+    def trace_db_target(self) -> str | None:
+        """The trace store to open (a path or a URL), or None when it is `off`."""
         if self.trace_db == "off":
             return None
-        return self.trace_db or user_data_path("crossroads") / "traces.sqlite3"
+        return self.trace_db or str(user_data_path("crossroads") / "traces.sqlite3")
+
+    def trace_db_path(self) -> Path | None:
+        """The SQLite file traces are stored in; None when the store is `off` or not SQLite."""
+        target = self.trace_db_target()
+        return sqlite_path(target) if target is not None else None
+
+
+def sqlite_path(target: str | Path) -> Path | None:
+    """The file of a SQLite trace store target (a plain path or `sqlite:///path`), None for other URLs."""
+    if isinstance(target, Path):
+        return target.expanduser()
+    if target.startswith("sqlite://"):
+        return Path(target.removeprefix("sqlite://")).expanduser()
+    if "://" in target:
+        return None
+    return Path(target).expanduser()
 
 
 _file_layers: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("crossroads_file_layers", default=())

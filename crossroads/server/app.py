@@ -19,7 +19,7 @@ from crossroads.orchestrator import Orchestrator
 from crossroads.redact import register_secrets
 from crossroads.server import native, openai_api, ui
 from crossroads.server.errors import install_error_handlers
-from crossroads.server.guard import RateLimiter, RequestGuard
+from crossroads.server.guard import CommitBeforeReply, RequestGuard, build_limiter
 from crossroads.server.mcp_tools import build_mcp
 from crossroads.server.timeouts import BodyReadDeadline
 
@@ -43,6 +43,7 @@ def create_app(
     server_settings = settings.server
     register_secrets([*accepted_keys(settings), os.environ.get(settings.api_key_env)])  # never in logs/traces
     holder: dict[str, Orchestrator] = {}
+    limiter = build_limiter(server_settings)
 
     def current() -> Orchestrator:
         return holder["orchestrator"]
@@ -70,6 +71,7 @@ def create_app(
                 yield
         finally:
             app.state.orchestrator = None
+            await limiter.aclose()
             if own:
                 await orch.aclose()
             elif orch.trace_store is not None:
@@ -90,7 +92,8 @@ def create_app(
     app.mount("/mcp", mcp_app)
     if server_settings.ui:  # the web page: static files, public (the data behind it needs the key)
         app.include_router(ui.build_router())
-    limiter = RateLimiter(server_settings.rate_limit_per_minute, server_settings.max_concurrent_per_key)
+    if settings.trace_commit == "before_reply":
+        app.add_middleware(CommitBeforeReply, store=lambda: holder["orchestrator"].trace_store)
     app.add_middleware(
         RequestGuard,
         api_keys=accepted_keys(settings),

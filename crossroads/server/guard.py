@@ -2,7 +2,9 @@
 
 It is plain ASGI so it also protects the mounted MCP app, and it runs before any body is parsed.
 Keys are compared in constant time and never logged: a key is known to logs and limiters only by a
-short hash (`key_id`).
+short hash (`key_id`). The limits themselves are counted by a `Limiter` (`limits.py`): in this process,
+or in Redis shared by every replica. `CommitBeforeReply` holds an answer's last byte until its trace is
+committed, so a replica that dies after answering has lost nothing it answered.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
+import anyio
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crossroads.server.errors import error_body
+from crossroads.server.limits import Admission, Limiter, RateLimiter, RedisLimiter, build_limiter
+
+if TYPE_CHECKING:
+    from crossroads.storage import TraceStore
 
 log = structlog.get_logger("crossroads.server")
 
@@ -27,45 +34,11 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/docs/oauth2-redirect
 ANONYMOUS = "anonymous"
 
 
+__all__ = ["Admission", "CommitBeforeReply", "Limiter", "RateLimiter", "RedisLimiter", "RequestGuard", "build_limiter"]
+
+
 def key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
-    in_flight: int = 0
-
-
-@dataclass
-class RateLimiter:
-    """Token bucket per key (`per_minute` requests, burst of the same size) plus an in-flight cap."""
-
-    per_minute: int
-    max_concurrent: int
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
-
-    def acquire(self, key: str, now: float | None = None) -> float | None:
-        """Take a slot for `key`; None on success, else the seconds to wait before retrying."""
-        now = time.monotonic() if now is None else now
-        bucket = self._buckets.setdefault(key, _Bucket(tokens=float(self.per_minute), updated=now))
-        if self.max_concurrent and bucket.in_flight >= self.max_concurrent:
-            return 1.0
-        if self.per_minute:
-            rate = self.per_minute / 60.0
-            bucket.tokens = min(float(self.per_minute), bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-            if bucket.tokens < 1.0:
-                return (1.0 - bucket.tokens) / rate
-            bucket.tokens -= 1.0
-        bucket.in_flight += 1
-        return None
-
-    def release(self, key: str) -> None:
-        bucket = self._buckets.get(key)
-        if bucket is not None and bucket.in_flight > 0:
-            bucket.in_flight -= 1
 
 
 class _TooLarge(Exception):
@@ -81,7 +54,7 @@ class RequestGuard:
         *,
         api_keys: Iterable[str],
         max_body_bytes: int,
-        limiter: RateLimiter,
+        limiter: Limiter,
         public_paths: Iterable[str] = (),
         public_prefixes: Iterable[str] = (),
     ) -> None:
@@ -141,18 +114,9 @@ class RequestGuard:
                 headers={"www-authenticate": "Bearer"},
             )
             return
-        wait = self.limiter.acquire(who)
-        if wait is not None:
-            retry = max(1, math.ceil(wait))
-            log.info("rate limited", key_id=who, retry_after=retry)
-            await _reject(
-                send,
-                429,
-                f"rate limit reached for this key; retry after {retry} s",
-                "rate_limit_exceeded",
-                type="rate_limit_error",
-                headers={"retry-after": str(retry)},
-            )
+        admission = await self.limiter.admit(who)
+        if not admission.admitted:
+            await _refuse(send, admission)
             return
         try:
             with structlog.contextvars.bound_contextvars(key_id=who):
@@ -170,7 +134,8 @@ class RequestGuard:
                     receive = _replay(body, receive)
                 await self.app(scope, receive, send)
         finally:
-            self.limiter.release(who)
+            with anyio.CancelScope(shield=True):  # a cancelled request still gives its slot back
+                await self.limiter.leave(admission)
 
     def _authenticate(self, header: str) -> str | None:
         """The caller's key id, `anonymous` when no keys are configured, None when refused."""
@@ -183,6 +148,69 @@ class RequestGuard:
             if hmac.compare_digest(presented, key) and presented:
                 match = key
         return key_id(match.decode()) if match is not None else None
+
+
+async def _refuse(send: Send, admission: Admission) -> None:
+    retry = max(1, math.ceil(admission.retry_after))
+    if admission.unavailable:
+        log.warning("limiter unavailable; request refused", key_id=admission.key)
+        await _reject(
+            send,
+            503,
+            "the shared rate limiter is unreachable; retry shortly",
+            "limiter_unavailable",
+            type="server_error",
+            headers={"retry-after": str(retry)},
+        )
+        return
+    log.info("rate limited", key_id=admission.key, retry_after=retry)
+    await _reject(
+        send,
+        429,
+        f"rate limit reached for this key; retry after {retry} s",
+        "rate_limit_exceeded",
+        type="rate_limit_error",
+        headers={"retry-after": str(retry)},
+    )
+
+
+TRACE_HEADER = b"x-crossroads-trace-id"
+
+
+class CommitBeforeReply:
+    """ASGI middleware: a response carrying a trace id sends its last byte only once that trace is committed.
+
+    The orchestrator submits a trace before the reply is written, and the store commits it a moment
+    later on its writer thread. Without this barrier a replica killed in that moment loses traces of
+    answers its clients already have; with it, "answered" implies "stored". The wait is one group
+    commit (batches are shared by every concurrent request), bounded by `timeout`, after which the
+    reply goes out anyway (logged): a slow database must not hold answers back for long.
+    """
+
+    def __init__(self, app: ASGIApp, *, store: Callable[[], TraceStore | None], timeout: float = 10.0) -> None:
+        self.app = app
+        self.store = store
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id: str | None = None
+
+        async def send_when_committed(message: Message) -> None:
+            nonlocal trace_id
+            if message["type"] == "http.response.start":
+                for name, value in message.get("headers", []):
+                    if name.lower() == TRACE_HEADER:
+                        trace_id = value.decode("latin-1")
+            elif trace_id and message["type"] == "http.response.body" and not message.get("more_body", False):
+                store = self.store()
+                if store is not None and not await store.wait_committed(trace_id, self.timeout):
+                    log.warning("trace not committed in time; replying anyway", trace_id=trace_id)
+            await send(message)
+
+        await self.app(scope, receive, send_when_committed)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

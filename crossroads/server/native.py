@@ -15,7 +15,7 @@ from crossroads.orchestrator import Orchestrator
 from crossroads.result import AskResult, RouteDecision
 from crossroads.server.errors import ApiError
 from crossroads.server.models import AgentInfo, AskRequest, ReadyStatus, RouteRequest, summary_headers
-from crossroads.store import TraceStore, TraceSummary
+from crossroads.storage import TraceStore, TraceSummary
 
 router = APIRouter(prefix="/v1", tags=["crossroads"])
 health = APIRouter(tags=["health"])
@@ -148,7 +148,7 @@ async def readyz(request: Request) -> ReadyStatus | JSONResponse:
     store = orch.trace_store
     return ReadyStatus(
         agents=len(orch.cards),
-        trace_store=str(store.path) if store else None,
+        trace_store=store.location if store else None,
         sandbox=getattr(orch.toolbox, "tier", None),
         model=orch.settings.model,
     )
