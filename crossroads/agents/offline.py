@@ -29,29 +29,11 @@ from pydantic_ai.usage import RequestUsage
 
 from crossroads.agents.cards import AgentCard
 from crossroads.agents.prompting import parse_synthesis_prompt, split_specialist_prompt
+from crossroads.offline.claims import claim_in, scan_claims
 from crossroads.text import BM25, sentences, tokens
 
 MODEL_NAME = "offline"
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)```", re.DOTALL)
-_MATH_WORDS = frozenset(
-    "sin cos tan cot sec csc asin acos atan sinh cosh tanh log ln exp sqrt pi abs det diff integrate limit "
-    "sum oo inf infinity factorial binomial floor ceiling gcd lcm mod".split()
-)
-_OPERATOR = re.compile(r"(?<![=<>!~])(==|=|≈|~=|!=|≠|<=|>=|≤|≥|<|>)(?![=>])")
-_CLAIM_VERBS = re.compile(r"\s+(?:is equal to|equals|is approximately|is about|is roughly|equal to)\s+", re.I)
-_CALCULUS = re.compile(r"\b(?:derivative|integral|limit|antiderivative)\s+of\b.+?\b(?:is|equals|=)\s+\S.*", re.I)
-_STATS = re.compile(
-    r"\b(?:f1|f-1|f1[- ]score|f-score|accuracy|precision|recall|mean|variance|std|"
-    r"standard deviation|median)\b.*\d.*(?:=|\bis\b|\bequals\b|≈).*\d",
-    re.I,
-)
-_LEAD = re.compile(
-    r"^(?:(?:is it true that|check that|check whether|check if|verify that|verify|confirm that|"
-    r"can you (?:check|verify|confirm)(?: that| whether)?|also|and|so|i think|i believe|"
-    r"does|is|my claim:?|claim:?|math:?)\s+)+",
-    re.I,
-)
-_TRAIL = re.compile(r"(?:,?\s*(?:right|correct|true|isn't it|no)\s*)?[?.!]*\s*$", re.I)
 
 
 Scorer = Callable[[str], Mapping[str, float]]
@@ -78,72 +60,6 @@ def code_blocks(text: str) -> list[tuple[str, str]]:
 
 def strip_code(text: str) -> str:
     return _FENCE.sub(" ", text)
-
-
-def math_claims(text: str, limit: int = 3) -> list[str]:
-    """Sentences that state a checkable arithmetic, statistical or symbolic claim."""
-    claims: list[str] = []
-    for sentence in sentences(strip_code(text).replace("`", "")):
-        claim = _claim_in(sentence)
-        if claim and claim not in claims:
-            claims.append(claim)
-        if len(claims) >= limit:
-            break
-    return claims
-
-
-def _claim_in(sentence: str) -> str | None:
-    s = _TRAIL.sub("", _LEAD.sub("", sentence.strip()))
-    if _CALCULUS.search(s) or _STATS.search(s):
-        return s
-    s = _CLAIM_VERBS.sub(" = ", s)
-    match = _OPERATOR.search(s)
-    if not match:
-        return None
-    left, right = _math_tail(s[: match.start()]), _math_head(s[match.end() :])
-    if not left or not right:
-        return None
-    both = left + right
-    has_digit = any(ch.isdigit() for ch in both)
-    has_operation = any(ch in both for ch in "+-*/^()²³√π!×÷·")
-    if not has_operation and not (has_digit and re.search(r"\d", left)):
-        return None  # "3 replicas = 6 pods" is prose, not a claim
-    if not has_digit and not re.search(r"[A-Za-z]", left + right):
-        return None
-    return f"{left} {match.group(1)} {right}"
-
-
-_MATH_CHARS = r"[0-9A-Za-z_+\-*/^().,\[\]²³√π×÷·! ]"
-
-
-def _math_tail(text: str) -> str:
-    m = re.search(_MATH_CHARS + r"+$", text)
-    return _only_math(m.group(0) if m else "", keep="tail")
-
-
-def _math_head(text: str) -> str:
-    m = re.match(_MATH_CHARS + r"+", text)
-    return _only_math(m.group(0) if m else "", keep="head")
-
-
-def _only_math(fragment: str, keep: str) -> str:
-    """Trim words that are not math (function names or single-letter symbols) off the far end."""
-    words = fragment.strip().strip(",.").split(" ")
-    ok = [all(_is_math_word(w) for w in re.findall(r"[A-Za-z_]+", word)) for word in words]
-    if keep == "tail":
-        while words and not ok[0]:
-            words, ok = words[1:], ok[1:]
-        if not all(ok):
-            cut = len(ok) - ok[::-1].index(False)
-            words = words[cut:]
-    else:
-        if not all(ok):
-            words = words[: ok.index(False)]
-    return " ".join(words).strip().strip(",.")
-
-
-def _is_math_word(word: str) -> bool:
-    return len(word) == 1 or word.lower() in _MATH_WORDS
 
 
 class CardIndex:
@@ -211,7 +127,7 @@ class OfflineSpecialist:
             elif lang in {"", "python", "py", "python3", "pycon"} and "run_python" in tools:
                 calls.append(ToolCallPart("run_python", {"code": code}))
         if "check_math" in tools:
-            calls.extend(ToolCallPart("check_math", {"claim": claim}) for claim in math_claims(part))
+            calls.extend(ToolCallPart("check_math", {"claim": claim.text}) for claim in scan_claims(part).claims)
         if "handoff" in tools:
             for target, text in self.leaning_parts(part, covered).items():
                 calls.append(
@@ -227,7 +143,7 @@ class OfflineSpecialist:
         parts: dict[str, list[str]] = {}
         for sentence in clauses(strip_code(part)):
             words = [t for t in tokens(sentence) if not t.isdigit()]
-            if len(words) < 4 or _claim_in(sentence):
+            if len(words) < 4 or claim_in(sentence):
                 continue
             scores = self.scorer(sentence)
             best = max(scores, key=lambda n: scores[n])
@@ -252,6 +168,8 @@ class OfflineSpecialist:
             lines.extend(f"- {line}" for line in self._best_lines(section.text, query))
         for ret in returns:
             lines.append("\n" + describe_tool_return(ret))
+        for sentence in scan_claims(part).unextracted:
+            lines.append(f"\nI could not turn '{sentence}' into a claim I can check.")
         cited = ", ".join(f'"{self.sections[i].heading}"' for i, _ in ranked)
         if cited:
             lines.append(f"\nSources: {cited} ({self.card.display_name} card).")
