@@ -270,6 +270,8 @@ def _whole(text: str) -> str | None:
         return "-" + _NUMBER_WORDS[m.group(2)]
     t = re.sub(r"\b(zero|one|two|three|four|five|six|seven|eight|nine|ten)\b", lambda w: _NUMBER_WORDS[w.group(1)], t)
     t = t.replace("∞", "oo")
+    if re.search(r"(?<![A-Za-z])[fgh]\s*\(", t):
+        return None  # f(n) names a function this text never defined: nothing to compute with
     head = _head(t)
     return head if head is not None and head.replace(" ", "") == t.rstrip(".").replace(" ", "") else None
 
@@ -1026,6 +1028,8 @@ def _is_claim_shape(left: str, right: str, op: str) -> bool:
     """Both sides are formulas and the left is more than a name being defined (`x = 3`, `f(x) = x^2`)."""
     if re.fullmatch(r"[A-Za-z]\w*(?:\([^()]*\))?", left) and left.split("(")[0].lower() not in _FUNCTIONS | _CONSTANTS:
         return False
+    if re.search(r"\b(?:det|tr|trace|rank|inv|inverse|transpose|eigenvalues)\s*\(\s*[A-Za-z]\s*\)", left + right):
+        return False  # a matrix named but never given
     both = left + right
     has_digit = any(ch.isdigit() for ch in both)
     has_operation = any(ch in both for ch in "+-*/^()²³√π!×÷·%")
