@@ -72,6 +72,12 @@ PHRASINGS: list[tuple[str, str, str, bool]] = [
         "metric",
         False,
     ),
+    (
+        "My classifier has 45 true positives, 5 false positives and 15 false negatives. Is the recall 0.75?",
+        "recall with TP=45, FN=15 = 0.75",
+        "metric",
+        True,
+    ),
     # mean, median, standard deviation
     ("The mean of 2, 4, 4, 4, 5, 5, 7, 9 is 5.", "mean of [2, 4, 4, 4, 5, 5, 7, 9] = 5", "statistics", True),
     (
@@ -157,6 +163,7 @@ PHRASINGS: list[tuple[str, str, str, bool]] = [
     ("If I increase 50 by 20%, do I get 60?", "50*(1 + 20%) = 60", "percentage", True),
     ("Going from 200 to 150 is a 20% decrease.", "(200 - 150)/200 = 20%", "percentage", False),
     ("going from 40 to 50 is a 25% increase", "(50 - 40)/40 = 25%", "percentage", True),
+    ("Our dashboard says 15% of 80 signups is 12 conversions, is that right?", "15% of 80 = 12", "percentage", True),
     # identities and inequalities over a domain ("for all real x")
     (
         "Is sin(x)^2 + cos(x)^2 = 1 for all real x?",

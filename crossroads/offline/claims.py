@@ -106,7 +106,8 @@ _LEAD = re.compile(
     r"think|believe|reckon|claim|wrote(?:\s+down)?|assume|suspect|guess|read|was\s+told|get)(?:\s+that)?"
     r"|i(?:'m|\s+am)\s+(?:pretty\s+|fairly\s+|not\s+)?sure(?:\s+(?:that|whether|if))?"
     r"|(?:my|our|the)\s+(?:notes?|textbook|book|teacher|professor|colleague|friend|boss|lecturer|slides?|"
-    r"answer\s+key|calculator|code|notebook|spreadsheet|tutor|reviewer)\s+(?:says?|claims?|shows?|states?|"
+    r"answer\s+key|calculator|code|notebook|spreadsheet|tutor|reviewer|dashboard|report|script|query|tool)\s+"
+    r"(?:says?|claims?|shows?|states?|"
     r"told\s+me|gives?|gave|insists?)(?:\s+that)?"
     r"|(?:someone|somebody|a\s+(?:colleague|coworker|friend|reviewer)|chatgpt|an?\s+llm)\s+(?:told\s+me|says|said|"
     r"claims|claimed|insists)(?:\s+that)?"
@@ -612,28 +613,37 @@ def _metric_values(text: str) -> tuple[dict[str, str], list[tuple[int, int]]]:
 
 
 def _metric_claim(s: str, ctx: _Context) -> str | None:
-    """F1/F-beta, accuracy, precision or recall claimed for named inputs, in the checker's notation."""
+    """F1/F-beta, accuracy, precision or recall claimed for named inputs, in the checker's notation.
+
+    Inputs named in earlier sentences count too ("Precision is 0.8 and recall 0.5. Is the F1 0.615?").
+    """
     targets = list(re.finditer(rf"(?<![\w-])(?:{_TARGET_NAMES})(?![\w-])", s, re.I))
     values, spans = _metric_values(s)
+    known = {**ctx.quantities, **values}
+    target = _metric_target(targets, known, spans)
+    claimed = _claimed_metric_value(s, target, spans) if target else None
+    own = target.group(0).lower() if target and claimed else ""
     for key, value in values.items():
-        ctx.quantities.setdefault(key, value)
-    if not targets:
+        if key != own:
+            ctx.quantities[key] = value
+    if target is None or claimed is None:
         return None
+    return _metric_text(target, {k: v for k, v in known.items() if k != own}, claimed)
+
+
+def _metric_target(
+    targets: list[re.Match[str]], known: dict[str, str], spans: list[tuple[int, int]]
+) -> re.Match[str] | None:
+    """The metric being claimed: an F-score, else accuracy, else precision or recall computed from counts."""
     f_target = next((t for t in targets if t.group(0).lower().startswith("f")), None)
-    count_keys = {"tp", "fp", "tn", "fn"} & values.keys()
     if f_target is not None:
-        target = f_target
-    elif any(t.group(0).lower() == "accuracy" for t in targets):
-        target = next(t for t in targets if t.group(0).lower() == "accuracy")
-    elif count_keys:
-        target = next((t for t in targets if not any(a <= t.start() < b for a, b in spans)), targets[0])
-    else:
-        return None
-    claimed = _claimed_metric_value(s, target, spans)
-    if claimed is None:
-        return None
-    inputs = {**{k: v for k, v in ctx.quantities.items() if k not in values}, **values}
-    return _metric_text(target, inputs, claimed)
+        return f_target
+    accuracy = next((t for t in targets if t.group(0).lower() == "accuracy"), None)
+    if accuracy is not None:
+        return accuracy
+    if targets and {"tp", "fp", "tn", "fn"} & known.keys():
+        return next((t for t in targets if not any(a <= t.start() < b for a, b in spans)), targets[0])
+    return None
 
 
 def _claimed_metric_value(s: str, target: re.Match[str], spans: list[tuple[int, int]]) -> str | None:
@@ -946,7 +956,9 @@ def _equation(text: str) -> str | None:
 
 _P = rf"(?P<p>{_NUM})\s*(?:%|\s*percent\b)"
 _AMOUNT = r"[$€£]?\s*(?P<{}>\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|" + _NUM + r")"
-_X, _Y, _A, _B = (_AMOUNT.format(n) for n in "xyab")
+_UNIT = r"(?:\s+(?!(?:is|are|was|equals?|gives|makes|of|off|by|to|from)\b)[A-Za-z]+)?"
+"""One word naming what an amount counts ("80 signups"), skipped."""
+_X, _Y, _A, _B = (_AMOUNT.format(n) + _UNIT for n in "xyab")
 _IS = (
     r"\s*(?:=|\s(?:is|are|equals?|is\s+equal\s+to|equal\s+to|gives|makes|comes\s+(?:out\s+)?to|should\s+be|would\s+be)"
     r"|,?\s+(?:then\s+)?(?:(?:do|would|will)\s+(?:i|you|we)\s+|(?:i|you|we)\s+)?(?:get|end\s+up\s+with|have))"
@@ -1043,8 +1055,8 @@ def _is_claim_shape(left: str, right: str, op: str) -> bool:
 _TRIGGER = re.compile(
     r"\b(?:derivative|differentiat\w*|d/d[a-z]|integral|integrat\w*|antiderivative|limit\s+of|lim(?:_|\s+[a-z]\s*->)|"
     r"determinant|eigen-?values?|inverse\s+of|rank\s+of|trace\s+of|f1|f-score|f[- ]measure|precision|recall|"
-    r"accuracy|percent|\d\s*%|mean\s+of|average\s+of|median\s+of|variance|standard\s+deviation|for\s+all|"
-    r"solutions?\s+(?:of|to)|roots?\s+of|square\s+root|equal\s+to|equals|identity)\b",
+    r"accuracy|percent|mean\s+of|average\s+of|median\s+of|variance|standard\s+deviation|for\s+all|"
+    r"solutions?\s+(?:of|to)|roots?\s+of|square\s+root|equal\s+to|equals|identity)\b|\d\s*%",
     re.I,
 )
 
