@@ -92,7 +92,6 @@ _MATH_CHARS = re.compile(r"[0-9A-Za-z_+\-*/^().\[\]{}²³⁴√π×÷·−!%'⟦
 _HOLE = re.compile(r"⟦(\d+)⟧")
 """A placeholder for a matrix literal taken out of the sentence (see `_lift_matrices`)."""
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
-_PCT = rf"{_NUM}\s*(?:%|\s*percent\b)"
 
 # ---------------------------------------------------------------- sentence clean-up
 
@@ -907,6 +906,8 @@ def _limit_from(left: str, op: str, right: str) -> str | None:
 
 
 def _solve_claim(s: str) -> str | None:
+    if not re.search(r"\b(?:solutions?|roots?|zeros?|zeroes|solves|satisfies|solving)\b", s, re.I):
+        return None
     point = re.search(
         rf"(?P<x>[a-z])\s*=\s*(?P<v>{_NUM}|[\w/()+\-*^]+)\s+(?:solves|satisfies|(?:is\s+)?an?\s+(?:solution|root|zero)\s+(?:of|to))\s+(?P<eq>.+)$",
         s,
@@ -1112,8 +1113,14 @@ _OWNED = re.compile(
 """Words that make a sentence one recogniser's: if that recogniser cannot read it, a plain relation would be wrong."""
 
 
+_MAX_SENTENCE = 600
+"""Longer "sentences" are pasted logs or data, not claims; the bound also keeps the regexes' work small."""
+
+
 def _read(sentence: str, ctx: _Context) -> tuple[Claim | None, bool]:
     """The claim in one sentence, and whether the sentence reads like a claim at all."""
+    if len(sentence) > _MAX_SENTENCE:
+        return None, False
     cleaned, framed, inverted = _strip_frame(sentence)
     cleaned = _spoken(cleaned)
     variants = [cleaned]
