@@ -78,6 +78,7 @@ PHRASINGS: list[tuple[str, str, str, bool]] = [
         "metric",
         True,
     ),
+    ("So the recall of 30 TP with 10 FN is 0.75?", "recall with TP=30, FN=10 = 0.75", "metric", True),
     # mean, median, standard deviation
     ("The mean of 2, 4, 4, 4, 5, 5, 7, 9 is 5.", "mean of [2, 4, 4, 4, 5, 5, 7, 9] = 5", "statistics", True),
     (
@@ -161,6 +162,7 @@ PHRASINGS: list[tuple[str, str, str, bool]] = [
     ("Is 12 30% of 40?", "30% of 40 = 12", "percentage", True),
     ("A 25% discount on $80 gives $60.", "80*(1 - 25%) = 60", "percentage", True),
     ("If I increase 50 by 20%, do I get 60?", "50*(1 + 20%) = 60", "percentage", True),
+    ("A 10% raise on a $50,000 salary makes it $56,000, right?", "50000*(1 + 10%) = 56000", "percentage", False),
     ("Going from 200 to 150 is a 20% decrease.", "(200 - 150)/200 = 20%", "percentage", False),
     ("going from 40 to 50 is a 25% increase", "(50 - 40)/40 = 25%", "percentage", True),
     ("Our dashboard says 15% of 80 signups is 12 conversions, is that right?", "15% of 80 = 12", "percentage", True),
@@ -249,6 +251,7 @@ UNREADABLE = [
     "Is the limit of the loss as the learning rate goes to 0 equal to 0?",
     "Is the limit of f(n) as n goes to infinity equal to 0?",
     "The derivative of x^3 at x = 2 is 12, right?",
+    "True or false: the F1 score is 0.8 when precision and recall are both 0.8.",
 ]
 
 pytestmark = pytest.mark.anyio

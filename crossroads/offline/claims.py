@@ -142,7 +142,10 @@ def _strip_frame(sentence: str) -> tuple[str, bool, bool]:
     s = " ".join(sentence.replace("`", "").split())
     inverted = False
     framed = s.endswith("?") or bool(re.search(r"\b(?:right|correct|true)\W*$", s, re.I))
-    s = _LABEL.sub("", s, count=1)
+    label = _LABEL.match(s)
+    if label:
+        framed = framed or bool(_FRAMING.search(label.group(0)))
+        s = s[label.end() :]
     for _ in range(6):
         m = _LEAD.match(s)
         if not m or not m.group(0):
@@ -568,13 +571,13 @@ def _matrix_operation(lifted: str, mats: list[str]) -> str | None:
 
 # ---------------------------------------------------------------- metrics from named quantities
 
-_QUANTITY_NAMES = {
-    "precision": r"precision|ppv|positive\s+predictive\s+value",
-    "recall": r"recall|sensitivity|tpr|true\s+positive\s+rate|hit\s+rate",
+_QUANTITY_NAMES = {  # counts first: in "the recall of 30 TP", 30 is a count, not the recall
     "tp": r"tp|tps|true\s+positives?",
     "fp": r"fp|fps|false\s+positives?|false\s+alarms?",
     "tn": r"tn|tns|true\s+negatives?",
     "fn": r"fn|fns|false\s+negatives?|misses",
+    "precision": r"precision|ppv|positive\s+predictive\s+value",
+    "recall": r"recall|sensitivity|tpr|true\s+positive\s+rate|hit\s+rate",
     "p": r"p",
     "r": r"r",
 }
@@ -592,10 +595,10 @@ _CONNECT = (
 _STRICT_CONNECT = r"\s*[=:]\s*"
 
 
-def _metric_values(text: str) -> tuple[dict[str, str], list[tuple[int, int]]]:
+def _metric_values(text: str) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
     """Named inputs with their values ("a recall of 0.5", "40 true positives", "TP=40") and their spans."""
     found: dict[str, str] = {}
-    spans: list[tuple[int, int]] = []
+    spans: dict[str, tuple[int, int]] = {}
     for key, names in _QUANTITY_NAMES.items():
         strict = key in ("p", "r")
         connect = _STRICT_CONNECT if strict else _CONNECT
@@ -604,9 +607,10 @@ def _metric_values(text: str) -> tuple[dict[str, str], list[tuple[int, int]]]:
         order = (after,) if strict else (before, after) if key in ("tp", "fp", "tn", "fn") else (after, before)
         for pattern in order:
             m = re.search(pattern, text, re.I)
-            if m and not any(a <= m.start() < b for a, b in spans):
-                found.setdefault("precision" if key == "p" else "recall" if key == "r" else key, m.group("v"))
-                spans.append((m.start(), m.end()))
+            name = {"p": "precision", "r": "recall"}.get(key, key)
+            if m and name not in found and not any(m.start() < b and a < m.end() for a, b in spans.values()):
+                found[name] = m.group("v")
+                spans[name] = (m.start(), m.end())
                 break
     return found, spans
 
@@ -619,9 +623,11 @@ def _metric_claim(s: str, ctx: _Context) -> str | None:
     targets = list(re.finditer(rf"(?<![\w-])(?:{_TARGET_NAMES})(?![\w-])", s, re.I))
     values, spans = _metric_values(s)
     known = {**ctx.quantities, **values}
-    target = _metric_target(targets, known, spans)
-    claimed = _claimed_metric_value(s, target, spans) if target else None
-    own = target.group(0).lower() if target and claimed else ""
+    target = _metric_target(targets, known, list(spans.values()))
+    own = target.group(0).lower() if target else ""
+    others = [span for key, span in spans.items() if key != own]  # the target's own "recall is 0.75" is the claim
+    claimed = _claimed_metric_value(s, target, others) if target else None
+    own = own if claimed else ""
     for key, value in values.items():
         if key != own:
             ctx.quantities[key] = value
@@ -649,6 +655,8 @@ def _claimed_metric_value(s: str, target: re.Match[str], spans: list[tuple[int, 
     after = re.match(
         rf"{_CONNECT}(?:(?:score|value)\s+(?:of\s+|is\s+)?)?(?P<v>{_NUM}%?)(?![\w.])", s[target.end() :], re.I
     )
+    if after and any(a <= target.end() + after.start("v") < b for a, b in spans):
+        after = None  # "the recall of 30 TP": that number is a named count
     if after and after.group(0).strip() != after.group("v"):
         return after.group("v")
     before = re.search(rf"(?P<v>{_NUM}%?)\s+(?:an?\s+)?$", s[: target.start()])
@@ -977,6 +985,11 @@ _PERCENT_FORMS: list[tuple[str, str]] = [
         "{x}*(1 - {p}%) = {y}",
     ),
     (rf"(?:an?\s+)?{_P}\s+(?:off|discount\s+(?:on|off|of))\s+(?:of\s+)?{_X}{_IS}{_Y}", "{x}*(1 - {p}%) = {y}"),
+    (
+        rf"(?:an?\s+)?{_P}\s+(?:raise|increase|rise|markup|mark-up|surcharge)\s+(?:on|of|to)\s+(?:an?\s+|the\s+)?{_X}"
+        rf"(?:\s+(?:makes|brings|takes)\s+it(?:\s+to)?\s+|{_IS}){_Y}",
+        "{x}*(1 + {p}%) = {y}",
+    ),
     (
         rf"(?:going\s+|growing\s+|rising\s+|dropping\s+|falling\s+)?from\s+{_A}\s+to\s+{_B}\s+(?:is|was|means|would\s+be)\s+"
         rf"(?:an?\s+|a\s+)?{_P}\s+(?P<dir>increase|rise|growth|gain|jump|decrease|drop|reduction|decline|fall|change|difference)",
