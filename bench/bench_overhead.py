@@ -31,11 +31,11 @@ from pydantic_ai.usage import RequestUsage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crossroads.agents.prompting import specialist_instructions, specialist_prompt
 from crossroads.agents.team import TOOLS, handoff
 from crossroads.config import load_settings
 from crossroads.logs import configure_logging
 from crossroads.orchestrator import Orchestrator
+from crossroads.prompting import specialist_instructions, specialist_prompt
 from crossroads.testing.respx_bridge import RespxHttpx2Transport
 from crossroads.tools.models import MathResult, PythonResult, SqlResult
 

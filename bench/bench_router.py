@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crossroads.agents.cards import load_cards  # noqa: E402
+from crossroads.cards import load_cards  # noqa: E402
 from crossroads.config import RouterSettings, load_settings  # noqa: E402
 from crossroads.result import RouteDecision, RouteTarget  # noqa: E402
 from crossroads.router import KeywordRouter, build_local, evaluate, load_examples  # noqa: E402

@@ -26,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crossroads.agents.cards import load_cards  # noqa: E402
+from crossroads.cards import load_cards  # noqa: E402
 from crossroads.config import RouterSettings  # noqa: E402
 from crossroads.router.decision import Rule, choose  # noqa: E402
 from crossroads.router.evaluate import EvalReport, score  # noqa: E402
@@ -34,7 +34,7 @@ from crossroads.router.examples import PACKAGED_EXAMPLES, Example, load_examples
 from crossroads.router.fit import MARGINS, THRESHOLDS, objective  # noqa: E402
 from crossroads.router.local import add_segment_owners, training_docs  # noqa: E402
 from crossroads.router.model import DEFAULT_HYPER, Hyper, LocalModel, fit  # noqa: E402
-from crossroads.router.text import segments  # noqa: E402
+from crossroads.text import segments  # noqa: E402
 
 Scored = tuple[dict[str, float], float | None, list[dict[str, float]]]
 """A question's confidences, its off-topic confidence and each sentence's confidences (none for one)."""

@@ -26,8 +26,12 @@ _EXPORTS = {
     # configuration, cards and graph
     "Settings": "crossroads.config",
     "load_settings": "crossroads.config",
-    "AgentCard": "crossroads.agents.cards",
-    "load_cards": "crossroads.agents.cards",
+    "AgentCard": "crossroads.cards",
+    "load_cards": "crossroads.cards",
+    "ResultSummary": "crossroads.result",
+    "StreamEvent": "crossroads.events",
+    "StreamEventAdapter": "crossroads.events",
+    "SandboxTools": "crossroads.tools.base",
     "HandoffGraph": "crossroads.graph",
     # errors
     "CrossroadsError": "crossroads.errors",
@@ -57,11 +61,15 @@ __all__ = [
     "ModelRequestRecord",
     "Orchestrator",
     "ProviderError",
+    "ResultSummary",
     "RouteDecision",
     "RouteTarget",
     "RunError",
+    "SandboxTools",
     "Settings",
     "SpecialistAnswer",
+    "StreamEvent",
+    "StreamEventAdapter",
     "ToolCallRecord",
     "ToolUnavailable",
     "Usage",
@@ -70,7 +78,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from crossroads.agents.cards import AgentCard, load_cards
+    from crossroads.cards import AgentCard, load_cards
     from crossroads.config import Settings, load_settings
     from crossroads.errors import (
         CardError,
@@ -84,18 +92,21 @@ if TYPE_CHECKING:
         RunError,
         ToolUnavailable,
     )
+    from crossroads.events import StreamEvent, StreamEventAdapter
     from crossroads.graph import HandoffGraph
     from crossroads.orchestrator import Orchestrator
     from crossroads.result import (
         AskResult,
         HandoffRecord,
         ModelRequestRecord,
+        ResultSummary,
         RouteDecision,
         RouteTarget,
         SpecialistAnswer,
         ToolCallRecord,
         Usage,
     )
+    from crossroads.tools.base import SandboxTools
 
 
 def __getattr__(name: str) -> Any:

@@ -5,16 +5,22 @@ CrossroadsError
 │   ├── CardError          an agent card that does not parse (names the file and the field)
 │   ├── GraphError         a handoff graph that does not validate
 │   └── InputError         a question or other input that cannot be processed
-└── RunError               a failure while answering: exit code 1
-├── LimitExceeded      a per-ask limit (requests, tokens, wall time, hops) was hit
-├── HandoffError       a handoff that the graph does not allow
-├── ProviderError      a model provider failed after retries and fallbacks
-└── ToolUnavailable    code execution is unavailable (no safe sandbox tier)
+└── RunError               a failure while answering: exit code 1; `.partial` is the trace so far
+    ├── LimitExceeded      a per-ask limit (requests, tokens, wall time, hops) was hit; `.limit` names it
+    ├── HandoffError       a handoff that the graph does not allow
+    ├── ProviderError      a model provider failed after retries and fallbacks
+    └── ToolUnavailable    code execution is unavailable (no safe sandbox tier)
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from crossroads.result import AskResult
+
+Limit = Literal["max_requests", "max_tokens", "max_hops", "timeout"]
+"""The per-ask limits (`settings.limits` and the ask's wall time `settings.timeout`)."""
 
 
 class CrossroadsError(Exception):
@@ -48,19 +54,20 @@ class InputError(ConfigError):
 
 
 class RunError(CrossroadsError):
-    """A failure while answering. `partial` holds the trace gathered before the failure, if any."""
+    """A failure while answering. `partial` holds the result gathered before the failure, if any."""
 
-    def __init__(self, message: str, *, partial: Any = None) -> None:
+    def __init__(self, message: str, *, partial: AskResult | None = None) -> None:
         self.partial = partial
         super().__init__(message)
 
 
 class LimitExceeded(RunError):
-    """A per-ask limit was exceeded. `limit` names it (requests, tokens, wall_time, hops)."""
+    """A per-ask limit was exceeded; `limit` names it and `detail` says by how much."""
 
-    def __init__(self, limit: str, message: str, *, partial: Any = None) -> None:
-        self.limit = limit
-        super().__init__(f"limit '{limit}' exceeded: {message}", partial=partial)
+    def __init__(self, limit: Limit, detail: str, *, partial: AskResult | None = None) -> None:
+        self.limit: Limit = limit
+        self.detail = detail
+        super().__init__(f"limit '{limit}' exceeded: {detail}", partial=partial)
 
 
 class HandoffError(RunError):
@@ -73,3 +80,10 @@ class ProviderError(RunError):
 
 class ToolUnavailable(RunError):
     """Code execution is unavailable because no safe sandbox tier exists here."""
+
+
+RUN_ERRORS: dict[str, type[RunError]] = {
+    cls.__name__: cls for cls in (RunError, HandoffError, ProviderError, ToolUnavailable)
+}
+"""Run errors that take a message, by class name, to rebuild one from a stream's error event
+(`LimitExceeded` is rebuilt from its `limit`)."""

@@ -1,8 +1,10 @@
-"""The events `Orchestrator.stream()` yields while it answers, in the order they happen.
+"""The events of one ask, in the order they happen: the one channel from the trace to every shell.
 
-They are pydantic models with a `type` discriminator, so the HTTP server can send each one as a
-server-sent event (`event: <type>`, `data: <model_dump_json()>`) and a client can parse them back with
-`StreamEventAdapter.validate_json(data)`. A stream always ends with exactly one `done` or `error` event.
+The pipeline records each step with `Trace.emit(event)`; the trace stamps the ask's `trace_id` and hands
+the event to its listeners (the stream, the CLI's progress display). They are pydantic models with a
+`type` discriminator, so the HTTP server sends each one as a server-sent event (`event: <type>`,
+`data: <model_dump_json()>`) and a client parses it back with `StreamEventAdapter.validate_json(data)`.
+A stream always ends with exactly one `done` or `error` event.
 
 Typical order for a two-specialist question:
 
@@ -16,12 +18,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from crossroads.errors import RUN_ERRORS, CrossroadsError, Limit, LimitExceeded, RunError
 from crossroads.result import AskResult, HandoffRecord, ModelRequestRecord, RouteDecision, ToolCallRecord
 
 
 class _Event(BaseModel):
-    trace_id: str
-    """The ask this event belongs to (also `AskResult.trace_id`)."""
+    trace_id: str = ""
+    """The ask this event belongs to (also `AskResult.trace_id`); stamped by `Trace.emit`."""
 
 
 class RouteDecided(_Event):
@@ -100,15 +103,33 @@ class Done(_Event):
 class ErrorEvent(_Event):
     """The ask failed.
 
-    `kind` is the error class (`LimitExceeded`, `ProviderError`, ...), `limit` names the limit for `LimitExceeded`,
-    `partial` is the trace gathered before the failure.
+    `kind` is the error class (`LimitExceeded`, `ProviderError`, ...), `limit` names the limit for
+    `LimitExceeded`, `partial` is the result gathered before the failure.
     """
 
     type: Literal["error"] = "error"
     kind: str
     message: str
-    limit: str | None = None
+    limit: Limit | None = None
     partial: AskResult | None = None
+
+    @classmethod
+    def of(cls, exc: BaseException) -> ErrorEvent:
+        """The event for an exception that ended an ask (a bug is reported by its class name)."""
+        return cls(
+            kind=type(exc).__name__,
+            message=str(exc),
+            limit=exc.limit if isinstance(exc, LimitExceeded) else None,
+            partial=exc.partial if isinstance(exc, RunError) else None,
+        )
+
+    def to_error(self) -> CrossroadsError:
+        """The exception this event reports, rebuilt; anything but a run error becomes a `CrossroadsError`."""
+        if self.kind == LimitExceeded.__name__ and self.limit is not None:
+            detail = self.message.removeprefix(f"limit '{self.limit}' exceeded: ")
+            return LimitExceeded(self.limit, detail, partial=self.partial)
+        cls = RUN_ERRORS.get(self.kind)
+        return cls(self.message, partial=self.partial) if cls is not None else CrossroadsError(self.message)
 
 
 StreamEvent = Annotated[
@@ -126,34 +147,3 @@ StreamEvent = Annotated[
     Field(discriminator="type"),
 ]
 StreamEventAdapter: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
-
-
-def from_trace(kind: str, payload: Any, trace_id: str) -> StreamEvent | None:
-    """The stream event for one `Trace.emit(kind, payload)`.
-
-    None for kinds the stream does not expose (`done` is sent by the stream itself, after the answer's
-    text deltas).
-    """
-    match kind:
-        case "route":
-            return RouteDecided(trace_id=trace_id, decision=payload)
-        case "specialist_started":
-            return SpecialistStarted(trace_id=trace_id, agent=payload["agent"], question=payload["question"])
-        case "tool_called":
-            return ToolCalled(
-                trace_id=trace_id,
-                agent=payload["agent"],
-                name=payload["name"],
-                arguments=dict(payload.get("arguments") or {}),
-            )
-        case "tool_returned":
-            return ToolReturned(trace_id=trace_id, record=payload)
-        case "handoff":
-            return HandoffMade(trace_id=trace_id, record=payload)
-        case "model_request":
-            return ModelRequested(trace_id=trace_id, record=payload)
-        case "specialist_finished":
-            return SpecialistFinished(trace_id=trace_id, agent=payload["agent"])
-        case "synthesis_started":
-            return SynthesisStarted(trace_id=trace_id, agents=list(payload["agents"]))
-    return None

@@ -1,7 +1,7 @@
 """The handoff graph: a networkx DiGraph over the specialists, plus the `router` node that reaches them all.
 
 Handoffs at run time follow these edges only. The graph is validated when it is built: an edge naming an
-agent without a card, a self-loop, or a specialist the router cannot reach are `GraphError`s. This module
+agent without a card, a self-loop or an edge back to the router are `GraphError`s. This module
 knows nothing of pydantic-ai.
 """
 
@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import yaml
 
-from crossroads.agents.cards import AgentCard
+from crossroads.cards import AgentCard
 from crossroads.errors import GraphError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 PACKAGED_GRAPH = Path(__file__).resolve().parent / "config" / "graph.yaml"
 ROUTER = "router"
@@ -52,15 +55,14 @@ def read_graph_file(path: Path) -> list[Edge]:
 
 
 class HandoffGraph:
-    """Validated handoff graph. `neighbours(agent)` is what an agent's handoff tool may offer."""
+    """Validated handoff graph. `neighbours(agent)` is what an agent's handoff tool may offer.
+
+    Validation is plain Python over the edge list, so building one at start-up costs nothing; the
+    networkx `DiGraph` (`g`) is built on first use.
+    """
 
     def __init__(self, cards: Mapping[str, AgentCard], edges: list[Edge]) -> None:
         self.cards = dict(cards)
-        g: nx.DiGraph[str] = nx.DiGraph()
-        g.add_node(ROUTER, kind="router")
-        for name, card in self.cards.items():
-            g.add_node(name, kind="specialist", description=card.description, capabilities=list(card.capabilities))
-            g.add_edge(ROUTER, name, reason="routing", origin="router")
         for edge in edges:
             for end in (edge.source, edge.target):
                 if end != ROUTER and end not in self.cards:
@@ -73,11 +75,21 @@ class HandoffGraph:
                 raise GraphError(f"edge {edge.source} -> router: nothing may hand back to the router", path=edge.origin)
             if edge.source == edge.target:
                 raise GraphError(f"self-loop on '{edge.source}'", path=edge.origin)
+        self._edges = list(edges)
+
+    @cached_property
+    def g(self) -> nx.DiGraph[str]:
+        """The graph itself: the router node, one node per specialist, routing and handoff edges."""
+        import networkx as nx
+
+        g: nx.DiGraph[str] = nx.DiGraph()
+        g.add_node(ROUTER, kind="router")
+        for name, card in self.cards.items():
+            g.add_node(name, kind="specialist", description=card.description, capabilities=list(card.capabilities))
+            g.add_edge(ROUTER, name, reason="routing", origin="router")
+        for edge in self._edges:
             g.add_edge(edge.source, edge.target, reason=edge.reason, origin=edge.origin)
-        unreachable = sorted(set(self.cards) - set(nx.descendants(g, ROUTER)))
-        if unreachable:  # pragma: no cover - the router edge makes this impossible unless edges are removed
-            raise GraphError(f"unreachable specialists: {unreachable}")
-        self.g = g
+        return g
 
     @classmethod
     def build(cls, cards: Mapping[str, AgentCard], graph_file: Path | None = None) -> HandoffGraph:

@@ -1,7 +1,12 @@
 """The `Orchestrator`: request -> route -> specialists (with tools and handoffs) -> synthesis -> result.
 
-It is the one object the CLI, the HTTP API and the MCP server wrap. It holds no global state and runs on
-the caller's event loop; `ask_sync` is for scripts without one.
+It is the one object the CLI, the HTTP API and the MCP server wrap, and the only place that builds the
+team's parts (cards, graph, router, models, agents, toolbox). Cards and graph are read and validated at
+construction, which is cheap; the router is built on first use, and the models and agents when the
+first question is answered (or by `prepare()`, which also checks every model spec and API key: a
+server calls it at start-up). So listing the cards or routing a question never imports the LLM stack
+or needs a key. It holds no global state and runs on the caller's event loop; `ask_sync`
+is for scripts without one.
 """
 
 from __future__ import annotations
@@ -10,32 +15,49 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-import structlog
-from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior, UsageLimitExceeded
-from pydantic_ai.models import Model
-from pydantic_ai.usage import RunUsage, UsageLimits
-
-from crossroads.agents.cards import AgentCard, load_cards
-from crossroads.agents.prompting import SpecialistOutput
-from crossroads.agents.team import RunDeps, Team, new_branch
+from crossroads.cards import AgentCard, load_cards
 from crossroads.config import Settings, load_settings
 from crossroads.errors import CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
-from crossroads.events import StreamEvent
+from crossroads.events import (
+    Done,
+    ErrorEvent,
+    RouteDecided,
+    SpecialistFinished,
+    SpecialistStarted,
+    StreamEvent,
+    SynthesisStarted,
+)
 from crossroads.graph import ROUTER, HandoffGraph
-from crossroads.logs import configure_logging
-from crossroads.providers import ModelFactory
-from crossroads.providers.resilience import Sleep
+from crossroads.providers.specs import check_roles, wants_router_model
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
-from crossroads.router import Router
-from crossroads.store import TraceStore
-from crossroads.telemetry import build_telemetry
-from crossroads.trace import Trace, ambient, trace_hooks
+from crossroads.router.base import Router
+from crossroads.trace import Trace, ambient
 
-log = structlog.get_logger("crossroads")
+if TYPE_CHECKING:
+    import httpx2
+    from pydantic_ai.models import Model
+    from pydantic_ai.usage import RunUsage, UsageLimits
+
+    from crossroads.agents.team import RunDeps, Team
+    from crossroads.offline.specialist import Scorer
+    from crossroads.providers import ModelFactory
+    from crossroads.providers.resilience import Sleep
+    from crossroads.router.cascade import CascadeRouter
+    from crossroads.store import TraceStore
+    from crossroads.telemetry import Telemetry
+    from crossroads.tools.base import SandboxTools
+
+
+def _log() -> Any:
+    """The orchestrator's logger; structlog is imported on first use, so routing a question never pays for it."""
+    import structlog
+
+    return structlog.get_logger("crossroads")
 
 
 class Orchestrator:
@@ -53,67 +75,144 @@ class Orchestrator:
         settings: Settings | None = None,
         *,
         cards_dirs: Sequence[Path | str] = (),
-        toolbox: Any = None,
+        toolbox: SandboxTools | None = None,
         router: Router | None = None,
+        scorer: Scorer | None = None,
         http_transport: httpx2.AsyncBaseTransport | None = None,
         retry_sleep: Sleep | None = None,
         trace_store: TraceStore | bool = False,
         model_wrapper: Callable[[Model, str], Model] | None = None,
         tracer_provider: Any = None,
     ) -> None:
-        """Load cards and graph and build the team.
+        """Read and validate cards, graph and model specs; the rest is built on first use.
 
+        `toolbox` replaces the sandbox (tests); `router` replaces the router, and `scorer` how offline
+        specialists judge handoffs (default: the router's classifier when crossroads builds the router,
+        else BM25 over the cards). `http_transport` replaces the network for every provider (tests,
+        recording); `retry_sleep` the wait between retries of a failed model request (tests pass one that
+        returns at once); `model_wrapper(model, role)` wraps every model (scenario record/replay).
         `trace_store`: False (the library default) stores nothing; True opens the store at
         `settings.trace_db_path()` (unless that is `off`) and closes it in `aclose`; a `TraceStore`
         instance is used as given and only flushed in `aclose` (its owner closes it).
         `tracer_provider`: an OpenTelemetry provider to send spans to (else `settings.otel_endpoint`).
+
+        Raises `CardError` or `GraphError` for a broken card or graph (model specs: see `prepare`).
         """
         self.settings = settings or load_settings()
-        if not structlog.is_configured():  # an embedding app that configured structlog keeps its setup
-            configure_logging(self.settings.log_format, self.settings.log_level)
         self.cards: dict[str, AgentCard] = load_cards([*self.settings.cards, *cards_dirs])
         self.graph = HandoffGraph.build(self.cards, self.settings.graph)
-        # `http_transport` replaces the network for every provider (tests, recording); `retry_sleep` the
-        # wait between retries of a failed model request (tests pass one that returns at once).
-        self.telemetry = build_telemetry(
-            self.settings.otel_endpoint, tracer_provider, include_content=self.settings.otel_include_content
-        )
-        self.models = ModelFactory(
-            self.settings,
-            self.cards,
-            self.graph,
-            http_transport=http_transport,
-            sleep=retry_sleep,
-            model_wrapper=model_wrapper,
-            extra_capabilities=self.telemetry.capabilities if self.telemetry else None,
-        )
-        if toolbox is None:
-            from crossroads.tools import Toolbox
-
-            toolbox = Toolbox(self.settings.sandbox)
-        self.toolbox = toolbox
-        self.router: Router = router or self._build_router()
-        local = getattr(self.router, "local", None)
-        if local is not None and hasattr(local, "scores"):  # offline specialists judge handoffs with it
-            self.models.lean_scorer = local.scores
-        self.team = Team(self.cards, self.graph, self.models, self.toolbox, max_hops=self.settings.limits.max_hops)
+        self._router = router
+        self._scorer = scorer
+        self._toolbox = toolbox
+        self._http_transport = http_transport
+        self._retry_sleep = retry_sleep
+        self._model_wrapper = model_wrapper
+        self._tracer_provider = tracer_provider
         self._runner: asyncio.Runner | None = None
         self._owns_store = trace_store is True
         self.trace_store: TraceStore | None = None
-        if isinstance(trace_store, TraceStore):
-            self.trace_store = trace_store
-        elif trace_store is True and (db := self.settings.trace_db_path()) is not None:
-            self.trace_store = TraceStore(db)
+        if trace_store is True:
+            if (db := self.settings.trace_db_path()) is not None:
+                from crossroads.store import TraceStore
 
-    def _build_router(self) -> Router:
+                self.trace_store = TraceStore(db)
+        elif trace_store is not False:
+            self.trace_store = trace_store
+
+    # -- the parts, built on first use -----------------------------------------------------------------
+
+    @cached_property
+    def router(self) -> Router:
+        """The router given to the constructor, else the cascade of `settings.router.mode`."""
+        if self._router is not None:
+            return self._router
+        return self.cascade
+
+    @cached_property
+    def cascade(self) -> CascadeRouter:
+        """The built-in router: the local classifier, and the LLM router of `settings.router.mode`."""
         from crossroads.router import build_router
 
+        factory = self._router_model if wants_router_model(self.settings, self.cards) else None
         return build_router(
-            self.cards,
-            self.settings.router,
-            self.models.router(),
-            llm_capabilities=[*self.models.capabilities("router"), trace_hooks()],
+            self.cards, self.settings.router, llm_model_factory=factory, llm_capabilities=self._router_capabilities
         )
+
+    def _router_model(self) -> Model | None:
+        self._ensure_logging()
+        return self.models.router()
+
+    def _ensure_logging(self) -> None:
+        """Configure structlog from the settings, unless the host application already has."""
+        import structlog
+
+        if not structlog.is_configured():
+            from crossroads.logs import configure_logging
+
+            configure_logging(self.settings.log_format, self.settings.log_level)
+
+    def _router_capabilities(self) -> list[Any]:
+        from crossroads.agents.tracing import trace_hooks
+
+        return [*self.models.capabilities("router"), trace_hooks()]
+
+    @cached_property
+    def telemetry(self) -> Telemetry | None:
+        """OpenTelemetry export (`settings.otel_endpoint` or the given tracer provider), or None."""
+        from crossroads.telemetry import build_telemetry
+
+        return build_telemetry(
+            self.settings.otel_endpoint, self._tracer_provider, include_content=self.settings.otel_include_content
+        )
+
+    @cached_property
+    def models(self) -> ModelFactory:
+        """The model of every role, with retries and the fallback chain."""
+        from crossroads.providers import ModelFactory
+
+        scorer = self._scorer
+        if scorer is None and self._router is None:  # offline specialists judge handoffs with the classifier
+            scorer = self.cascade.local.scores
+        telemetry = self.telemetry
+        return ModelFactory(
+            self.settings,
+            self.cards,
+            self.graph,
+            http_transport=self._http_transport,
+            sleep=self._retry_sleep,
+            model_wrapper=self._model_wrapper,
+            extra_capabilities=telemetry.capabilities if telemetry else None,
+            scorer=scorer,
+        )
+
+    @cached_property
+    def toolbox(self) -> SandboxTools:
+        """The sandboxed tools (the given toolbox, else a `Toolbox` from `settings.sandbox`)."""
+        if self._toolbox is not None:
+            return self._toolbox
+        from crossroads.tools import Toolbox
+
+        return Toolbox(self.settings.sandbox)
+
+    @cached_property
+    def team(self) -> Team:
+        """One pydantic-ai agent per card, the handoff tool and the synthesiser."""
+        from crossroads.agents.team import Team
+
+        return Team(self.cards, self.graph, self.models, self.toolbox, max_hops=self.settings.limits.max_hops)
+
+    def prepare(self) -> Orchestrator:
+        """Check every model spec and key, and build the router, the models and the agents now.
+
+        Raises `ConfigError` for a model spec that does not parse, a hosted model whose API key is not
+        set, or an OpenAI-compatible model without a base URL. `ask` and `stream` call it; call it
+        yourself to fail at start-up rather than at the first question. Returns the orchestrator.
+        """
+        if "team" not in self.__dict__:
+            self._ensure_logging()
+            check_roles(self.settings, self.cards)
+            _ = self.router, self.team
+        return self
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -136,6 +235,7 @@ class Orchestrator:
         return question
 
     async def route(self, question: str) -> RouteDecision:
+        """Which specialists would answer, without asking them."""
         return await self.router.route(self.check_question(question))
 
     async def ask(self, question: str, *, agent: str | None = None) -> AskResult:
@@ -145,11 +245,14 @@ class Orchestrator:
         `RunError` subclasses for other failures; run errors carry the partial result as `.partial`.
         """
         question = self.check_request(question, agent)
+        self.prepare()
         trace = Trace(trace_id=uuid.uuid4().hex)
+        import structlog
+
         with structlog.contextvars.bound_contextvars(trace_id=trace.trace_id):
             return await self._ask(question, agent, trace)
 
-    def stream(self, question: str, *, agent: str | None = None) -> AsyncGenerator[StreamEvent, None]:
+    async def stream(self, question: str, *, agent: str | None = None) -> AsyncGenerator[StreamEvent, None]:
         """The events of one ask as they happen (`crossroads.events`), ending with `done` or `error`.
 
         ```python
@@ -161,9 +264,14 @@ class Orchestrator:
         Unusable input raises `InputError` on the first iteration; failures while answering arrive as an
         `error` event carrying the partial result. Leaving the loop early cancels the ask.
         """
-        from crossroads.streaming import stream_ask
+        from crossroads.streaming import stream_events
 
-        return stream_ask(self, question, agent)
+        question = self.check_request(question, agent)
+        self.prepare()
+        trace = Trace(trace_id=uuid.uuid4().hex)
+        async with aclosing(stream_events(lambda: self._ask(question, agent, trace), trace)) as events:
+            async for event in events:
+                yield event
 
     def ask_sync(self, question: str, *, agent: str | None = None) -> AskResult:
         """`ask` for code without an event loop; reuses one private loop across calls."""
@@ -172,11 +280,13 @@ class Orchestrator:
         return self._runner.run(self.ask(question, agent=agent))
 
     async def aclose(self) -> None:
-        closer = getattr(self.toolbox, "aclose", None)
-        if closer is not None:
-            await closer()
-        await self.models.aclose()
-        if self.telemetry is not None:
+        """Close what was built: the toolbox, the providers' HTTP client, telemetry and the trace store."""
+        built = self.__dict__
+        if "toolbox" in built or self._toolbox is not None:  # a given toolbox is closed too
+            await self.toolbox.aclose()
+        if "models" in built:
+            await self.models.aclose()
+        if "telemetry" in built and self.telemetry is not None:
             self.telemetry.shutdown()
         if self.trace_store is not None:
             await (self.trace_store.aclose() if self._owns_store else self.trace_store.aflush())
@@ -207,86 +317,99 @@ class Orchestrator:
             span.set_attribute("crossroads.status", result.status)
             return result
 
-    async def _pipeline(self, question: str, agent: str | None, trace: Trace) -> AskResult:
-        t0 = time.perf_counter()
+    async def _decide(self, question: str, agent: str | None) -> RouteDecision:
         if agent is not None:
-            decision = RouteDecision(
-                targets=[RouteTarget(agent=agent, confidence=1.0, sub_question=question)],
-                stage="fixed",
-                reason="agent chosen by the caller",
-            )
-        else:
-            with ambient("router", trace):  # the LLM router's requests and failed attempts join the trace
-                decision = await self.router.route(question)
-        trace.emit("route", decision)
-        log.info("route", agents=decision.agents, stage=decision.stage, abstain=decision.abstain)
-        result = AskResult(trace_id=trace.trace_id, question=question, answer="", route=decision)
-        if decision.abstain or not decision.targets:
-            result.status = "out_of_scope"
-            result.answer = self._out_of_scope_answer()
-            return self._finish(result, trace, [], t0)
+            target = RouteTarget(agent=agent, confidence=1.0, sub_question=question)
+            return RouteDecision(targets=[target], stage="fixed", reason="agent chosen by the caller")
+        return await self.router.route(question)
 
+    async def _pipeline(self, question: str, agent: str | None, trace: Trace) -> AskResult:
+        from pydantic_ai.exceptions import UsageLimitExceeded
+        from pydantic_ai.usage import RunUsage, UsageLimits
+
+        t0 = trace.started = time.perf_counter()  # records' started_ms count from here, like duration_ms
+        result = AskResult(trace_id=trace.trace_id, question=question, answer="", route=RouteDecision())
+        answers: list[SpecialistAnswer] = []
         usage = RunUsage()
         limits = UsageLimits(
             request_limit=self.settings.limits.max_requests, total_tokens_limit=self.settings.limits.max_tokens
         )
-        names = [t.agent for t in decision.targets]
-        claimed = set(names)  # shared: no two branches bring in the same neighbour
-        branches = [new_branch(t.agent, trace, self.team, question, names, claimed) for t in decision.targets]
-        answers: list[SpecialistAnswer] = []
         try:
+            with ambient("router", trace):  # the LLM router's requests and failed attempts join the trace
+                result.route = decision = await self._decide(question, agent)
+            trace.emit(RouteDecided(decision=decision))
+            _log().info("route", agents=decision.agents, stage=decision.stage, abstain=decision.abstain)
+            if decision.abstain or not decision.targets:
+                result.status = "out_of_scope"
+                result.answer = self._out_of_scope_answer()
+                return self._finish(result, trace, answers, t0)
             async with asyncio.timeout(self.settings.timeout):
-                outcomes = await asyncio.gather(
-                    *(
-                        self._run_branch(t, deps, usage, limits)
-                        for t, deps in zip(decision.targets, branches, strict=True)
-                    ),
-                    return_exceptions=True,
-                )
-                for target, deps, outcome in zip(decision.targets, branches, outcomes, strict=True):
-                    if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
-                        raise outcome
-                    if isinstance(outcome, LimitExceeded | UsageLimitExceeded):
-                        raise outcome
-                    answers.append(
-                        SpecialistAnswer(
-                            agent=target.agent,
-                            question=target.sub_question,
-                            path=list(deps.visited),
-                            answer="" if isinstance(outcome, Exception) else outcome,
-                            error=_describe(outcome) if isinstance(outcome, Exception) else None,
-                        )
-                    )
+                await self._run_branches(question, decision, trace, usage, limits, answers)
                 good = [a for a in answers if a.error is None]
                 if not good:
-                    raise ProviderError(
-                        "every specialist failed: " + "; ".join(f"{a.agent}: {a.error}" for a in answers)
-                    )
+                    failures = "; ".join(f"{a.agent}: {a.error}" for a in answers)
+                    raise ProviderError(f"every specialist failed: {failures}")
                 result.answer = await self._synthesize(question, good, trace, usage, limits)
         except TimeoutError:
-            raise self._failed(
-                LimitExceeded("timeout", f"the ask took longer than {self.settings.timeout:g} s"),
-                result,
-                trace,
-                answers,
-                t0,
-            ) from None
-        except UsageLimitExceeded as exc:
-            kind = "max_requests" if "request" in str(exc) else "max_tokens"
-            raise self._failed(
-                LimitExceeded(kind, str(exc).split(". Consider")[0]), result, trace, answers, t0
-            ) from None
+            exc = LimitExceeded("timeout", f"the ask took longer than {self.settings.timeout:g} s")
+            raise self._failed(exc, result, trace, answers, t0) from None
+        except UsageLimitExceeded:
+            raise self._failed(_usage_limit(usage, limits), result, trace, answers, t0) from None
         except CrossroadsError as exc:
             raise self._failed(exc, result, trace, answers, t0) from None
+        except asyncio.CancelledError:  # the caller went away: keep what was done, marked as cancelled
+            result.status, result.error = "cancelled", "the ask was cancelled by its caller"
+            self._finish(result, trace, answers, t0, emit=False)
+            raise
         if any(a.error for a in answers):
             result.error = "; ".join(f"{a.agent}: {a.error}" for a in answers if a.error)
         return self._finish(result, trace, answers, t0)
 
+    async def _run_branches(
+        self,
+        question: str,
+        decision: RouteDecision,
+        trace: Trace,
+        usage: RunUsage,
+        limits: UsageLimits,
+        answers: list[SpecialistAnswer],
+    ) -> None:
+        """Every routed specialist concurrently; their answers (or failures) appended to `answers`.
+
+        A limit hit by one branch ends the ask; any other failure of a branch is its answer's `error`.
+        """
+        from pydantic_ai.exceptions import UsageLimitExceeded
+
+        from crossroads.agents.team import new_branch
+
+        names = [t.agent for t in decision.targets]
+        claimed = set(names)  # shared: no two branches bring in the same neighbour
+        branches = [new_branch(t.agent, trace, self.team, question, names, claimed) for t in decision.targets]
+        outcomes = await asyncio.gather(
+            *(self._run_branch(t, deps, usage, limits) for t, deps in zip(decision.targets, branches, strict=True)),
+            return_exceptions=True,
+        )
+        for target, deps, outcome in zip(decision.targets, branches, outcomes, strict=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome
+            if isinstance(outcome, LimitExceeded | UsageLimitExceeded):
+                raise outcome
+            failed = isinstance(outcome, Exception)
+            answers.append(
+                SpecialistAnswer(
+                    agent=target.agent,
+                    question=target.sub_question,
+                    path=list(deps.visited),
+                    answer="" if failed else str(outcome),
+                    error=_describe(outcome) if isinstance(outcome, Exception) else None,
+                )
+            )
+
     async def _run_branch(self, target: RouteTarget, deps: RunDeps, usage: RunUsage, limits: UsageLimits) -> str:
         trace = deps.trace
-        trace.emit("specialist_started", {"agent": target.agent, "question": target.sub_question})
+        trace.emit(SpecialistStarted(agent=target.agent, question=target.sub_question))
         answer = await self.team.run_specialist(target.agent, target.sub_question, deps, usage, limits)
-        trace.emit("specialist_finished", {"agent": target.agent})
+        trace.emit(SpecialistFinished(agent=target.agent))
         return answer
 
     async def _synthesize(
@@ -294,9 +417,12 @@ class Orchestrator:
     ) -> str:
         if len(answers) == 1:
             return answers[0].answer
+        from crossroads.agents.team import RunDeps
+        from crossroads.prompting import SpecialistOutput
+
         outputs = [SpecialistOutput(a.agent, self.cards[a.agent].display_name, a.answer) for a in answers]
         deps = RunDeps(agent="synthesizer", trace=trace, team=self.team, question=question, visited=[ROUTER])
-        trace.emit("synthesis_started", {"agents": [a.agent for a in answers]})
+        trace.emit(SynthesisStarted(agents=[a.agent for a in answers]))
         return await self.team.synthesize(question, outputs, deps, usage, limits)
 
     def _out_of_scope_answer(self) -> str:
@@ -306,7 +432,10 @@ class Orchestrator:
             f" The specialists are:\n{listing}"
         )
 
-    def _finish(self, result: AskResult, trace: Trace, answers: list[SpecialistAnswer], t0: float) -> AskResult:
+    def _finish(
+        self, result: AskResult, trace: Trace, answers: list[SpecialistAnswer], t0: float, *, emit: bool = True
+    ) -> AskResult:
+        """Fill the result from the trace, store it, and announce it (`done`) unless it failed."""
         result.specialists = answers
         path = [ROUTER]
         for a in answers:
@@ -320,10 +449,14 @@ class Orchestrator:
             usage.add(record)
         result.usage = usage
         result.duration_ms = round((time.perf_counter() - t0) * 1000, 3)
-        trace.emit("done", result)
+        if emit and result.status != "error":
+            trace.emit(Done(result=result))
         if self.trace_store is not None:
-            self.trace_store.submit(result)
-        log.info("answered", status=result.status, duration_ms=result.duration_ms, requests=usage.requests)
+            try:
+                self.trace_store.submit(result)
+            except Exception as exc:  # storing is best effort: the computed answer is never lost to it
+                _log().error("trace.store_failed", error=f"{type(exc).__name__}: {exc}")
+        _log().info("answered", status=result.status, duration_ms=result.duration_ms, requests=usage.requests)
         return result
 
     def _failed(
@@ -331,13 +464,25 @@ class Orchestrator:
     ) -> CrossroadsError:
         result.status = "error"
         result.error = str(exc)
+        finished = self._finish(result, trace, answers, t0)
         if isinstance(exc, RunError):
-            exc.partial = self._finish(result, trace, answers, t0)
-        log.warning("ask.failed", error=str(exc))
+            exc.partial = finished
+        trace.emit(ErrorEvent.of(exc))
+        _log().warning("ask.failed", error=str(exc))
         return exc
 
 
+def _usage_limit(usage: RunUsage, limits: UsageLimits) -> LimitExceeded:
+    """Which usage limit stopped the run, read from the usage itself."""
+    tokens = limits.total_tokens_limit
+    if tokens is not None and usage.total_tokens > tokens:
+        return LimitExceeded("max_tokens", f"{usage.total_tokens} tokens used; the limit is {tokens}")
+    return LimitExceeded("max_requests", f"the ask needs more than {limits.request_limit} model requests")
+
+
 def _describe(exc: BaseException) -> str:
+    from pydantic_ai.exceptions import ModelAPIError, UnexpectedModelBehavior
+
     if isinstance(exc, ModelAPIError):
         return f"model error ({type(exc).__name__}): {exc}"
     if isinstance(exc, UnexpectedModelBehavior):

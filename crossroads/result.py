@@ -11,6 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+Status = Literal["ok", "out_of_scope", "error", "cancelled"]
+"""How an ask ended: answered, outside every specialist's scope, failed, or cancelled by its caller."""
+
 
 class RouteTarget(BaseModel):
     """One specialist the router chose, with its confidence and its part of the question."""
@@ -54,6 +57,8 @@ class ToolCallRecord(BaseModel):
     duration_ms: float = 0.0
     ok: bool = True
     """False when the tool raised, or reported that it could not run."""
+    started_ms: float | None = None
+    """When the call started, in ms after the ask started (None in traces recorded before it existed)."""
 
 
 class ModelAttempt(BaseModel):
@@ -79,6 +84,8 @@ class ModelRequestRecord(BaseModel):
     """Failed tries before this request succeeded (or gave up): retries and fallbacks."""
     error: str | None = None
     """Set when every retry and fallback failed; the request then counts no tokens."""
+    started_ms: float | None = None
+    """When the request started, in ms after the ask started (None in traces recorded before it existed)."""
 
 
 class HandoffRecord(BaseModel):
@@ -91,6 +98,8 @@ class HandoffRecord(BaseModel):
     accepted: bool = True
     note: str = ""
     """Why a handoff was refused (not a neighbour, already visited, hop limit)."""
+    started_ms: float | None = None
+    """When the handoff was made, in ms after the ask started (None in traces recorded before it existed)."""
 
 
 class SpecialistAnswer(BaseModel):
@@ -132,7 +141,7 @@ class AskResult(BaseModel):
     trace_id: str
     question: str
     answer: str
-    status: Literal["ok", "out_of_scope", "error"] = "ok"
+    status: Status = "ok"
     error: str | None = None
     route: RouteDecision
     handoff_path: list[str] = Field(default_factory=list)
@@ -144,3 +153,46 @@ class AskResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     duration_ms: float = 0.0
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    def summary(self) -> ResultSummary:
+        """The few fields a listing, a response header or a test report shows (the answer excluded)."""
+        return ResultSummary(
+            trace_id=self.trace_id,
+            status=self.status,
+            route=self.route.agents,
+            stage=self.route.stage,
+            abstain=self.route.abstain,
+            handoff_path=self.handoff_path,
+            tool_calls=[f"{c.agent}.{c.name}" for c in self.tool_calls],
+            requests=self.usage.requests,
+            input_tokens=self.usage.input_tokens,
+            output_tokens=self.usage.output_tokens,
+            duration_ms=self.duration_ms,
+            error=self.error,
+        )
+
+
+class ResultSummary(BaseModel):
+    """An ask at a glance: how it was routed and answered, without the answer and the full trace.
+
+    The one summary every surface shows: the `crossroads` field of OpenAI-shaped responses, the MCP
+    `ask` output, scenario reports.
+    """
+
+    trace_id: str
+    status: Status
+    route: list[str]
+    stage: str
+    abstain: bool = False
+    handoff_path: list[str] = Field(default_factory=list)
+    tool_calls: list[str] = Field(default_factory=list)
+    """Every tool call as `agent.tool`, in order."""
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    duration_ms: float = 0.0
+    error: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens

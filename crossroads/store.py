@@ -13,7 +13,7 @@ import json
 import queue
 import sqlite3
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -158,13 +158,44 @@ class TraceStore:
                 row = rows[0] if len(rows) == 1 else None
         return AskResult.model_validate_json(row[0]) if row else None
 
-    def recent(self, last: int = 20) -> list[TraceSummary]:
-        """The `last` most recent traces, newest first."""
+    def recent(
+        self,
+        last: int = 20,
+        *,
+        status: str | None = None,
+        agent: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[TraceSummary]:
+        """The `last` most recent traces, newest first, optionally filtered.
+
+        Args:
+            last: At most this many.
+            status: Only traces with this status (`ok`, `out_of_scope`, `error`).
+            agent: Only traces whose route contains this agent.
+            since: Only traces started at or after this time (naive times are UTC).
+            until: Only traces started before this time (naive times are UTC).
+        """
+        where: list[str] = []
+        params: list[object] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if agent is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(traces.route) WHERE json_each.value = ?)")
+            params.append(agent)
+        if since is not None:
+            where.append("julianday(started_at) >= julianday(?)")
+            params.append(_utc(since))
+        if until is not None:
+            where.append("julianday(started_at) < julianday(?)")
+            params.append(_utc(until))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT trace_id, started_at, status, route, stage, question, duration_ms, requests,"
-                " input_tokens, output_tokens, error FROM traces ORDER BY started_at DESC LIMIT ?",
-                (max(0, last),),
+                f" input_tokens, output_tokens, error FROM traces{clause} ORDER BY started_at DESC LIMIT ?",
+                (*params, max(0, last)),
             ).fetchall()
         keys = list(TraceSummary.model_fields)
         return [
@@ -196,6 +227,13 @@ def _row(result: AskResult) -> tuple[object, ...]:
         result.error,
         result.model_dump_json(),
     )
+
+
+def _utc(moment: datetime) -> str:
+    """`moment` as an ISO string in UTC, the form `started_at` is stored in (naive means UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 def _escape_like(text: str) -> str:

@@ -1,26 +1,23 @@
-"""`Orchestrator.stream()`: the events of one ask, as they happen (see `crossroads.events`).
+"""The events of one ask as an async iterator (what `Orchestrator.stream()` returns).
 
-The ask runs in its own task and writes into a queue through a `Trace` listener; the iterator reads the
-queue. The final answer is sent as text deltas just before `done` (a delta stream of the answer text,
-whatever model produced it), so a client can render progressively without a second code path.
+The ask runs in its own task; a `Trace` listener puts every event it records on a queue, and the
+iterator reads the queue. The final answer is sent as text deltas just before `done` (a delta stream of
+the answer text, whatever model produced it), so a client can render progressively without a second
+code path. Leaving the iteration early cancels the ask.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import uuid
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import structlog
 
-from crossroads.errors import LimitExceeded, RunError
-from crossroads.events import Done, ErrorEvent, StreamEvent, TextDelta, from_trace
+from crossroads.errors import CrossroadsError
+from crossroads.events import Done, ErrorEvent, StreamEvent, TextDelta
+from crossroads.result import AskResult
 from crossroads.trace import Trace
-
-if TYPE_CHECKING:
-    from crossroads.orchestrator import Orchestrator
 
 _PIECE = re.compile(r"\s*\S+\s*")
 
@@ -41,46 +38,31 @@ def text_deltas(text: str, size: int = 24) -> list[str]:
     return pieces
 
 
-async def stream_ask(
-    orchestrator: Orchestrator, question: str, agent: str | None = None
-) -> AsyncGenerator[StreamEvent, None]:
-    """Yield the events of one ask; see `Orchestrator.stream`."""
-    question = orchestrator.check_request(question, agent)
-    trace = Trace(trace_id=uuid.uuid4().hex)
+async def stream_events(run: Callable[[], Awaitable[AskResult]], trace: Trace) -> AsyncGenerator[StreamEvent, None]:
+    """Run `run()` (an ask recording into `trace`) and yield its events until `done` or `error`."""
     queue: asyncio.Queue[StreamEvent | None] = asyncio.Queue()
 
-    def listen(kind: str, payload: Any) -> None:
-        event = from_trace(kind, payload, trace.trace_id)
-        if event is not None:
-            queue.put_nowait(event)
+    def listen(event: StreamEvent) -> None:
+        if isinstance(event, Done):  # the answer's text first, so `done` stays the last event
+            for delta in text_deltas(event.result.answer):
+                queue.put_nowait(TextDelta(trace_id=event.trace_id, delta=delta))
+        queue.put_nowait(event)
 
     trace.listeners.append(listen)
 
-    async def run() -> None:
+    async def ask() -> None:
         with structlog.contextvars.bound_contextvars(trace_id=trace.trace_id):
             try:
-                result = await orchestrator._ask(question, agent, trace)
-            except RunError as exc:
-                queue.put_nowait(
-                    ErrorEvent(
-                        trace_id=trace.trace_id,
-                        kind=type(exc).__name__,
-                        message=str(exc),
-                        limit=exc.limit if isinstance(exc, LimitExceeded) else None,
-                        partial=exc.partial,
-                    )
-                )
+                await run()
+            except CrossroadsError:
+                pass  # the pipeline emitted its error event
             except Exception as exc:  # a bug: report it to the consumer rather than hang the stream
-                queue.put_nowait(ErrorEvent(trace_id=trace.trace_id, kind=type(exc).__name__, message=str(exc)))
+                queue.put_nowait(ErrorEvent.of(exc).model_copy(update={"trace_id": trace.trace_id}))
                 raise
-            else:
-                for delta in text_deltas(result.answer):
-                    queue.put_nowait(TextDelta(trace_id=trace.trace_id, delta=delta))
-                queue.put_nowait(Done(trace_id=trace.trace_id, result=result))
             finally:
                 queue.put_nowait(None)
 
-    task = asyncio.create_task(run(), name=f"crossroads-ask-{trace.trace_id}")
+    task = asyncio.create_task(ask(), name=f"crossroads-ask-{trace.trace_id}")
     try:
         while (event := await queue.get()) is not None:
             yield event

@@ -7,7 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 
-import pytest
+from real_parts import missing
 
 from crossroads.config import SandboxSettings
 from crossroads.tools import PythonResult, Toolbox
@@ -19,9 +19,9 @@ SECRET_VALUE = "sk-crossroads-secret-3f9a1c7e"
 def require_sandbox_host() -> None:
     """Skip only when the machine genuinely cannot host the sandbox (no root or no bubblewrap)."""
     if os.geteuid() != 0:
-        pytest.skip("the sandbox launcher needs root to drop to per-slot uids")
+        missing("the sandbox launcher needs root to drop to per-slot uids")
     if shutil.which("bwrap") is None and not os.path.exists("/usr/bin/bwrap"):
-        pytest.skip("bubblewrap is not installed (apt-get install -y bubblewrap)")
+        missing("bubblewrap is not installed (apt-get install -y bubblewrap)")
 
 
 def started_toolbox(pool_size: int = 2) -> Iterator[Toolbox]:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from crossroads.agents.cards import KNOWN_TOOLS, load_cards, parse_card
+from crossroads.cards import KNOWN_TOOLS, load_cards, parse_card
 from crossroads.errors import CardError
 
 GOOD = """---

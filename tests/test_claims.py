@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from conftest import FakeToolbox
 
 from crossroads import Orchestrator
 from crossroads.offline.claims import Claim, ClaimScan, claim_in, extract_claims, scan_claims
@@ -307,7 +308,9 @@ def test_definitions_carry_to_later_sentences_only() -> None:
     assert claim == Claim("det([[1, 2], [3, 4]]) = -2", "matrix", "Is det(A) = -2?")
 
 
-async def test_the_offline_model_checks_the_extracted_claim_and_says_what_it_could_not_read(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_the_offline_model_checks_the_extracted_claim_and_says_what_it_could_not_read(
+    fake_toolbox: FakeToolbox,
+) -> None:
     question = (
         "My classifier has a precision of 0.8 and a recall of 0.5. Is the F1 score 0.615? "
         "Is the derivative of the loss with respect to the weights equal to the gradient?"

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crossroads.agents.cards import load_cards, parse_card
+from crossroads.cards import load_cards, parse_card
 from crossroads.errors import GraphError
 from crossroads.graph import PACKAGED_GRAPH, ROUTER, HandoffGraph
 

@@ -202,3 +202,72 @@ async def test_two_branches_do_not_bring_in_the_same_neighbour(fake_toolbox, mon
     refused = next(h for h in result.handoffs if not h.accepted)
     assert "in parallel" in refused.note
     assert result.handoff_path.count("language") == 1
+
+
+class _SlowToolbox:
+    """A toolbox whose snippets run until cancelled, so a test can drop an ask mid-tool."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = False
+
+    async def run_python(self, code: str, timeout: float | None = None) -> Any:
+        self.started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+
+    async def check_math(self, claim: str, timeout: float | None = None) -> Any:
+        raise AssertionError("not used")
+
+    async def run_sql(self, query: str, tables: Any = None, timeout: float | None = None) -> Any:
+        raise AssertionError("not used")
+
+    async def aclose(self) -> None:
+        return None
+
+
+CODE_QUESTION = "Why does this print nothing?\n```python\nprint(1)\n```"
+
+
+async def test_a_dropped_stream_is_stored_as_cancelled_and_stops_its_tool(tmp_path: Any) -> None:
+    from crossroads.store import TraceStore
+
+    store = TraceStore(tmp_path / "traces.sqlite3")
+    box = _SlowToolbox()
+    try:
+        async with Orchestrator(load_settings(trace_db="off"), toolbox=box, trace_store=store) as crossroads:
+            events = crossroads.stream(CODE_QUESTION, agent="language")
+            trace_id = ""
+            async for event in events:
+                trace_id = event.trace_id
+                if event.type == "tool_called":
+                    break
+            await events.aclose()  # the client went away
+        store.flush()
+        stored = store.get(trace_id)
+        assert stored is not None and stored.status == "cancelled"
+        assert stored.route.agents == ["language"] and box.cancelled
+    finally:
+        store.close()
+
+
+async def test_a_cancelled_ask_is_stored_as_cancelled(tmp_path: Any) -> None:
+    from crossroads.store import TraceStore
+
+    store = TraceStore(tmp_path / "traces.sqlite3")
+    box = _SlowToolbox()
+    try:
+        async with Orchestrator(load_settings(trace_db="off"), toolbox=box, trace_store=store) as crossroads:
+            task = asyncio.create_task(crossroads.ask(CODE_QUESTION, agent="language"))
+            await asyncio.wait_for(box.started.wait(), 30)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        store.flush()
+        [summary] = store.recent()
+        assert summary.status == "cancelled" and box.cancelled
+    finally:
+        store.close()

@@ -98,7 +98,7 @@ def shared(wire: Wire) -> tuple[Orchestrator, RespxHttpx2Transport]:
             _shared[wire.name] = (
                 Orchestrator(
                     config, toolbox=object(), http_transport=transport, retry_sleep=SHARED_WAITS, router=NO_ROUTER
-                ),
+                ).prepare(),  # models are built here, while the key is set
                 transport,
             )
         finally:

@@ -85,7 +85,7 @@ async def test_llm_router_mode_works_on_the_offline_model(fake_toolbox: Any) -> 
 
 def test_offline_cascade_does_not_escalate_to_the_offline_router() -> None:
     settings = load_settings(trace_db="off")
-    from crossroads.agents.cards import load_cards
+    from crossroads.cards import load_cards
     from crossroads.graph import HandoffGraph
 
     cards = load_cards(settings.cards)

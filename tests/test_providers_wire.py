@@ -187,22 +187,31 @@ def test_missing_key_is_a_config_error_at_startup_naming_the_variable(
     spec: str, variable: str, fake_toolbox: Any
 ) -> None:
     with pytest.raises(ConfigError, match=variable):
-        Orchestrator(load_settings(model=spec, trace_db="off"), toolbox=fake_toolbox)
+        Orchestrator(load_settings(model=spec, trace_db="off"), toolbox=fake_toolbox).prepare()
 
 
 def test_missing_key_of_a_fallback_model_is_reported_too(monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     settings = load_settings(model=ANTHROPIC.spec, fallback=["openai:gpt-5", "offline"], trace_db="off")
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):
-        Orchestrator(settings, toolbox=fake_toolbox)
+        Orchestrator(settings, toolbox=fake_toolbox).prepare()
 
 
 @pytest.mark.parametrize("spec", ["gemini:pro", "anthropic:", "offline:x", "claude"])
 def test_bad_model_spec_lists_the_choices(spec: str, fake_toolbox: Any) -> None:
     with pytest.raises(ConfigError, match="openai-compatible:<model>"):
-        Orchestrator(load_settings(model=spec, trace_db="off"), toolbox=fake_toolbox)
+        Orchestrator(load_settings(model=spec, trace_db="off"), toolbox=fake_toolbox).prepare()
+
+
+def test_inspecting_and_routing_need_no_key(fake_toolbox: Any) -> None:
+    orchestrator = Orchestrator(
+        load_settings(model="anthropic:claude-sonnet-4-6", trace_db="off"), toolbox=fake_toolbox
+    )
+    assert "data-ai" in orchestrator.cards and orchestrator.graph.neighbours("data-ai")
+    with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
+        orchestrator.prepare()
 
 
 def test_openai_compatible_needs_a_base_url(fake_toolbox: Any) -> None:
     with pytest.raises(ConfigError, match="base URL"):
-        Orchestrator(load_settings(model=COMPAT.spec, trace_db="off"), toolbox=fake_toolbox)
+        Orchestrator(load_settings(model=COMPAT.spec, trace_db="off"), toolbox=fake_toolbox).prepare()

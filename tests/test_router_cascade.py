@@ -9,7 +9,7 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from crossroads.agents.cards import load_cards
+from crossroads.cards import load_cards
 from crossroads.config import RouterSettings
 from crossroads.errors import ProviderError
 from crossroads.result import RouteDecision, RouteTarget

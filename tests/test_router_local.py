@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from crossroads.agents.cards import load_cards
+from crossroads.cards import load_cards
 from crossroads.config import RouterSettings
 from crossroads.router import LocalRouter, build_local, build_router
 from crossroads.router.local import load_or_fit
-from crossroads.router.text import segments, tokens
+from crossroads.text import segments, tokens
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ def test_a_question_with_code_is_not_gated_as_off_topic(router: LocalRouter) -> 
 
 def test_shipped_model_matches_the_packaged_cards_and_examples() -> None:
     """A fresh install loads the shipped fit instead of fitting at first use; it must not go stale."""
-    from crossroads.agents.cards import load_cards
+    from crossroads.cards import load_cards
     from crossroads.router.examples import example_files
     from crossroads.router.local import PACKAGED_FITTED, model_key
 

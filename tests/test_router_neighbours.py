@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from crossroads.router.decision import Rule, choose
+from crossroads.router.model import features
 from crossroads.router.neighbours import NeighbourIndex
-from crossroads.router.text import features
 
 DOCS = [
     ("kubernetes pod keeps restarting with CrashLoopBackOff", [0]),

@@ -61,4 +61,5 @@ async def test_otlp_endpoint_receives_spans(fake_toolbox) -> None:  # type: igno
             await crossroads.ask("What is a Python generator?", agent="language")
     finally:
         server.shutdown()
+        server.server_close()
     assert received and received[0] == ("/v1/traces", "application/x-protobuf")

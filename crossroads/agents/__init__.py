@@ -1,1 +1,1 @@
-"""Specialists: agent cards, the pydantic-ai agents built from them, the offline model and synthesis."""
+"""Specialists: the pydantic-ai agents built from cards, their tools, handoffs along the graph, synthesis."""

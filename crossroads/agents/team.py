@@ -17,20 +17,22 @@ from typing import Any
 from pydantic_ai import Agent, RunContext, Tool
 from pydantic_ai.usage import RunUsage, UsageLimits
 
-from crossroads.agents.cards import AgentCard
-from crossroads.agents.prompting import (
+from crossroads.agents.tracing import trace_hooks
+from crossroads.cards import AgentCard
+from crossroads.errors import LimitExceeded
+from crossroads.graph import ROUTER, HandoffGraph
+from crossroads.prompting import (
     SYNTHESIS_INSTRUCTIONS,
     SpecialistOutput,
     specialist_instructions,
     specialist_prompt,
     synthesis_prompt,
 )
-from crossroads.errors import LimitExceeded
-from crossroads.graph import ROUTER, HandoffGraph
 from crossroads.providers import ModelFactory
 from crossroads.result import HandoffRecord, ModelAttempt
+from crossroads.tools.base import SandboxTools
 from crossroads.tools.models import MathResult, PythonResult, SqlResult
-from crossroads.trace import Trace, trace_hooks
+from crossroads.trace import Trace
 
 
 @dataclass
@@ -102,7 +104,13 @@ class Team:
     """Builds the agents once; runs specialists, handoffs and synthesis for each ask."""
 
     def __init__(
-        self, cards: Mapping[str, AgentCard], graph: HandoffGraph, models: ModelFactory, toolbox: Any, *, max_hops: int
+        self,
+        cards: Mapping[str, AgentCard],
+        graph: HandoffGraph,
+        models: ModelFactory,
+        toolbox: SandboxTools,
+        *,
+        max_hops: int,
     ) -> None:
         self.cards = dict(cards)
         self.graph = graph
@@ -147,7 +155,9 @@ class Team:
             capabilities=[hooks, *models.capabilities("synthesizer")],
         )
 
-    async def run_specialist(self, agent: str, part: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits) -> str:
+    async def run_specialist(
+        self, agent: str, part: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits | None
+    ) -> str:
         prompt = specialist_prompt(part, deps.question, deps.covered)
         result = await self.agents[agent].run(prompt, deps=deps, usage=usage, usage_limits=limits)
         return result.output

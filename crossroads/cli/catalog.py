@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from crossroads.cli.app import CardsOpt, ConfigOpt, GraphOpt, JsonOpt, guarded, out
 from crossroads.cli.common import settings_from_flags
+
+if TYPE_CHECKING:
+    from crossroads.orchestrator import Orchestrator
 
 
 class GraphFormat(StrEnum):
@@ -26,13 +30,10 @@ def register(app: typer.Typer) -> None:
     app.command("graph")(graph_cmd)
 
 
-def _load(config, cards, graph):  # type: ignore[no-untyped-def]
-    from crossroads.agents.cards import load_cards
-    from crossroads.graph import HandoffGraph
+def _load(config: Path | None, cards: list[Path] | None, graph: Path | None) -> Orchestrator:
+    from crossroads.orchestrator import Orchestrator
 
-    settings = settings_from_flags(config, cards, graph)
-    loaded = load_cards(settings.cards)
-    return loaded, HandoffGraph.build(loaded, settings.graph)
+    return Orchestrator(settings_from_flags(config, cards, graph))
 
 
 @guarded
@@ -40,7 +41,8 @@ def agents(json_out: JsonOpt = False, cards: CardsOpt = None, config: ConfigOpt 
     """List the specialists: name, description, tools and neighbours."""
     from rich.table import Table
 
-    loaded, g = _load(config, cards, graph)
+    orchestrator = _load(config, cards, graph)
+    loaded, g = orchestrator.cards, orchestrator.graph
     if json_out:
         print(
             json.dumps(
@@ -80,7 +82,7 @@ def graph_cmd(
     """Show the handoff graph, or export it as Mermaid or Graphviz DOT."""
     from rich.table import Table
 
-    _, g = _load(config, cards, graph)
+    g = _load(config, cards, graph).graph
     if fmt is GraphFormat.mermaid:
         print(g.to_mermaid(), end="")
     elif fmt is GraphFormat.dot:

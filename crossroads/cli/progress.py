@@ -18,7 +18,7 @@ async def ask_with_progress(orchestrator: Orchestrator, question: str, agent: st
     """`orchestrator.ask()` with each routing decision, tool call, handoff and retry shown as it happens."""
     from rich.markup import escape
 
-    from crossroads.errors import LimitExceeded, RunError
+    from crossroads.errors import RunError
 
     def note(text: str) -> None:
         err.print(f"[dim]{escape(text)}[/]", highlight=False)
@@ -46,8 +46,5 @@ async def ask_with_progress(orchestrator: Orchestrator, question: str, agent: st
             elif event.type == "done":
                 return event.result
             elif event.type == "error":
-                exc: RunError = RunError(event.message, partial=event.partial)
-                if event.limit is not None:
-                    exc = LimitExceeded(event.limit, event.message.split(": ", 1)[-1], partial=event.partial)
-                raise exc
+                raise event.to_error()
     raise RunError("the ask ended without a result")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,10 +22,8 @@ from crossroads.cli.app import CardsOpt, ConfigOpt, JsonOpt, err, guarded, log_o
 from crossroads.errors import InputError
 
 if TYPE_CHECKING:
-    from crossroads.agents.cards import AgentCard
-    from crossroads.config import Settings
+    from crossroads.orchestrator import Orchestrator
     from crossroads.result import RouteDecision
-    from crossroads.router.cascade import CascadeRouter
     from crossroads.router.evaluate import EvalReport
 
 HELP = """Route a question, or evaluate / fit the router on a labelled JSONL file.
@@ -45,30 +43,16 @@ Lines of FILE.jsonl: {"question": "...", "labels": ["data-ai", ...]} (an empty l
 MODES = ("local", "llm", "cascade")
 
 
-def _setup(
-    config: Path | None, cards_dirs: list[Path] | None, mode: str | None
-) -> tuple[Settings, dict[str, AgentCard], CascadeRouter]:
-    from crossroads.agents.cards import load_cards
+def _setup(config: Path | None, cards_dirs: list[Path] | None, mode: str | None) -> Orchestrator:
     from crossroads.config import load_settings
-    from crossroads.router.cascade import build_router
+    from crossroads.orchestrator import Orchestrator
 
     settings = load_settings(config, **log_overrides())
     if mode is not None:
         if mode not in MODES:
             raise InputError(f"--mode must be one of {', '.join(MODES)}, not '{mode}'")
         settings.router.mode = mode  # type: ignore[assignment]
-    cards = load_cards([*settings.cards, *(cards_dirs or [])])
-    router_spec = settings.models.get("router") or settings.model
-    factory = None
-    if router_spec != "offline":
-
-        def factory() -> Any:
-            from crossroads.graph import HandoffGraph
-            from crossroads.providers import ModelFactory
-
-            return ModelFactory(settings, cards, HandoffGraph.build(cards, settings.graph)).router()
-
-    return settings, cards, build_router(cards, settings.router, llm_model_factory=factory)
+    return Orchestrator(settings, cards_dirs=cards_dirs or ())
 
 
 def _print_decision(decision: RouteDecision, as_json: bool) -> None:
@@ -131,11 +115,11 @@ def _eval(file: Path, config: Path | None, cards_dirs: list[Path] | None, mode: 
     from crossroads.router.evaluate import evaluate
     from crossroads.router.examples import load_examples
 
-    _, cards, router = _setup(config, cards_dirs, mode)
-    examples = load_examples(file, known_agents=cards)
+    orchestrator = _setup(config, cards_dirs, mode)
+    examples = load_examples(file, known_agents=orchestrator.cards)
     if not examples:
         raise InputError(f"{file}: no examples")
-    _print_report(asyncio.run(evaluate(router, examples, cards)), file, as_json)
+    _print_report(asyncio.run(evaluate(orchestrator.cascade, examples, orchestrator.cards)), file, as_json)
 
 
 def _fit(
@@ -151,12 +135,12 @@ def _fit(
     from crossroads.router.examples import load_examples
     from crossroads.router.fit import fit_rule, toml_snippet, write_rule
 
-    settings, cards, router = _setup(config, cards_dirs, "local")
-    examples = load_examples(file, known_agents=cards)
+    orchestrator = _setup(config, cards_dirs, "local")
+    examples = load_examples(file, known_agents=orchestrator.cards)
     if not examples:
         raise InputError(f"{file}: no examples")
-    assessed = [router.local.model.assess(ex.question) for ex in examples]
-    s = settings.router
+    assessed = [orchestrator.cascade.local.model.assess(ex.question) for ex in examples]
+    s = orchestrator.settings.router
     result = fit_rule(
         examples,
         [conf for conf, _ in assessed],
@@ -234,5 +218,5 @@ def register(app: typer.Typer) -> None:
         question = read_text_arg(" ".join(args)) if args != ["-"] else read_text_arg("-")
         if not question.strip():
             raise InputError("the question is empty")
-        _, _, router = _setup(config, cards, mode)
-        _print_decision(asyncio.run(router.route(question.strip())), as_json)
+        orchestrator = _setup(config, cards, mode)
+        _print_decision(asyncio.run(orchestrator.route(question)), as_json)

@@ -37,8 +37,9 @@ def serve(
     graph: GraphOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
     trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file, or 'off'.")] = None,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Do not serve the web page at /ui/.")] = False,
 ) -> None:
-    """Serve the HTTP API (native + OpenAI-compatible) with MCP at /mcp (needs the `serve` extra)."""
+    """Serve the HTTP API (native + OpenAI-compatible) with MCP at /mcp and the web page at /ui/ (`serve` extra)."""
     from crossroads.errors import ConfigError
 
     try:
@@ -47,7 +48,8 @@ def serve(
         raise ConfigError("the HTTP service needs the serve extra: pip install 'crossroads[serve]'") from None
     from crossroads.server.app import SERVE_OVERRIDES_ENV, accepted_keys, create_app
 
-    settings = settings_from_flags(config, cards, graph, model=model, trace_db=trace_db)
+    server_flags = {"ui": False} if no_ui else None
+    settings = settings_from_flags(config, cards, graph, model=model, trace_db=trace_db, server=server_flags)
     bind = host or settings.server.host
     bind_port = settings.server.port if port is None else port
     n = workers or settings.server.workers
@@ -56,7 +58,10 @@ def serve(
             f"refusing to bind to {bind} without API keys: set CROSSROADS_API_KEYS (or server.api_keys)"
             " or bind to 127.0.0.1"
         )
-    err.print(f"crossroads serving on http://{bind}:{bind_port} (docs /docs, MCP /mcp, {n} worker(s))", highlight=False)
+    page = ", web page /ui/" if settings.server.ui else ""
+    err.print(
+        f"crossroads serving on http://{bind}:{bind_port} (docs /docs, MCP /mcp{page}, {n} worker(s))", highlight=False
+    )
     common: dict[str, Any] = {"host": bind, "port": bind_port, "log_level": "warning", "access_log": False}
     if n == 1:
         uvicorn.run(create_app(settings, host=bind), **common)
@@ -70,6 +75,7 @@ def serve(
         "log_level": settings.log_level,
         "graph": str(settings.graph) if settings.graph else None,
         "cards": [str(c) for c in settings.cards] if cards else None,
+        "server": server_flags,
     }
     os.environ[SERVE_OVERRIDES_ENV] = json.dumps({k: v for k, v in overrides.items() if v is not None})
     uvicorn.run("crossroads.server.app:app_from_env", factory=True, workers=n, **common)
@@ -93,6 +99,7 @@ def mcp(
 
     async def run() -> None:
         async with Orchestrator(settings, trace_store=True) as orchestrator:
+            orchestrator.prepare()  # a broken config fails before the host connects
             await build_mcp(lambda: orchestrator).run_stdio_async()
 
     anyio.run(run)

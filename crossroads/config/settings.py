@@ -77,6 +77,8 @@ class ServerSettings(_Section):
     """Requests one key may have in flight; 0 turns it off."""
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed by CORS; empty (the default) sends no CORS headers at all."""
+    ui: bool = True
+    """Serve the web page at `/ui/` (ask, watch the route, read traces); `crossroads serve --no-ui` turns it off."""
 
 
 class Settings(BaseSettings):

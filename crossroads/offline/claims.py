@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from crossroads.text import sentences
+from crossroads.text import sentences, strip_code
 
 ClaimKind = Literal[
     "metric",
@@ -1153,7 +1153,8 @@ def _read(sentence: str, ctx: _Context) -> tuple[Claim | None, bool]:
     return None, _looks_like_claim(cleaned, framed)
 
 
-_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_BRACKETED = re.compile(r"\[[^\[\]\n]{0,200}(?:\[[^\[\]\n]{0,200}\][^\[\]\n]{0,200})*\]")
+"""A bracketed list or matrix, one level of nesting deep: kept whole when splitting sentences."""
 _INDENTED_CODE = re.compile(r"^(?:\s{4,}|\t)(?![-*+]\s)")
 """A line of unfenced code, indented as Markdown code is."""
 
@@ -1166,8 +1167,17 @@ def scan_claims(text: str, limit: int = 3) -> ClaimScan:
     ctx = _Context()
     claims: list[Claim] = []
     unextracted: list[str] = []
-    prose = "\n".join(line for line in _FENCE.sub(" ", text).splitlines() if not _INDENTED_CODE.match(line))
-    for sentence in sentences(prose):
+    prose = "\n".join(line for line in strip_code(text).splitlines() if not _INDENTED_CODE.match(line))
+    brackets: list[str] = []
+
+    def mask(m: re.Match[str]) -> str:
+        brackets.append(m.group(0))
+        return f"\x01{len(brackets) - 1}\x01"
+
+    # A matrix such as [1 2; 3 4] is one sentence's, whatever punctuation is inside it.
+    masked = _BRACKETED.sub(mask, prose)
+    for part in sentences(masked):
+        sentence = re.sub(r"\x01(\d+)\x01", lambda m: brackets[int(m.group(1))], part)
         claim, claim_like = _read(sentence, ctx)
         if claim is not None and all(c.text != claim.text for c in claims):
             claims.append(claim)

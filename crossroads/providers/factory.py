@@ -16,14 +16,16 @@ import httpx2
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models import Model
 
-from crossroads.agents.cards import AgentCard
-from crossroads.agents.offline import CardIndex, OfflineSpecialist, Scorer, offline_synthesizer
+from crossroads.cards import AgentCard
 from crossroads.config import Settings
 from crossroads.errors import ConfigError
 from crossroads.graph import HandoffGraph
+from crossroads.offline.card_index import CardIndex
+from crossroads.offline.specialist import OfflineSpecialist, Scorer
+from crossroads.offline.synthesizer import offline_synthesizer
 from crossroads.providers.http import shared_client
 from crossroads.providers.resilience import ResilientRequests, RetryPolicy, Sleep
-from crossroads.providers.specs import OFFLINE, ModelSpec, api_key, parse_spec
+from crossroads.providers.specs import OFFLINE, ModelSpec, api_key, parse_spec, role_spec, wants_router_model
 
 ANTHROPIC_MAX_TOKENS = 4096
 """Anthropic needs `max_tokens`; without it pydantic-ai asks for the model maximum, which the SDK only
@@ -43,13 +45,15 @@ class ModelFactory:
         sleep: Sleep | None = None,
         model_wrapper: Callable[[Model, str], Model] | None = None,
         extra_capabilities: Callable[[], list[AbstractCapability[Any]]] | None = None,
+        scorer: Scorer | None = None,
     ) -> None:
         """Remember how to build models; nothing is built yet.
 
         `http_transport` replaces the network for every provider (tests, recording); `sleep` replaces
         the wait between retries (tests pass one that returns at once); `model_wrapper(model, role)` wraps
         every model handed out (scenario record/replay); `extra_capabilities()` adds fresh capabilities to
-        every agent (OpenTelemetry instrumentation).
+        every agent (OpenTelemetry instrumentation); `scorer` is how the offline specialists judge which
+        neighbour a clause belongs to (the router's classifier; BM25 over the cards when None).
         """
         self.settings = settings
         self.cards = cards
@@ -62,17 +66,12 @@ class ModelFactory:
             if sleep is None
             else RetryPolicy(retries=settings.retries, sleep=sleep)
         )
-        self.lean_scorer: Scorer | None = None
-        """How the offline specialists judge which neighbour a clause belongs to; the orchestrator sets
-        the router's classifier here, else BM25 over the cards is used."""
+        self.scorer = scorer
         self._cache: dict[str, Model] = {}
         self._client: httpx2.AsyncClient | None = None
 
     def spec_for(self, role: str) -> str:
-        card = self.cards.get(role)
-        if card is not None and card.model not in ("", "inherit"):
-            return card.model
-        return self.settings.models.get(role) or self.settings.model
+        return role_spec(self.settings, self.cards, role)
 
     # -- models per role ----------------------------------------------------------------------------
 
@@ -83,16 +82,14 @@ class ModelFactory:
         return self._model(self.spec_for("synthesizer"), "synthesizer")
 
     def router(self) -> Model | None:
-        """The LLM router's model.
-
-        With only the offline model configured this is the offline router model when `router.mode` is `llm` (so that
-        mode works anywhere) and None otherwise: a cascade gains nothing from escalating to a model that reads the cards
-        the way the local stage does.
-        """
-        spec = self.spec_for("router")
-        if spec == OFFLINE and self.settings.router.mode != "llm":
+        """The LLM router's model, or None when it gets none (`specs.wants_router_model`)."""
+        if not wants_router_model(self.settings, self.cards):
             return None
-        return self._model(spec, "router")
+        return self._model(self.spec_for("router"), "router")
+
+    def for_role(self, role: str) -> Model:
+        """The model of any other role (e.g. the scenario judge), by `settings.models[role]` or the default."""
+        return self._model(self.spec_for(role), role)
 
     def fallbacks(self, role: str) -> list[Model]:
         """The fallback chain of a role: `settings.fallback`, minus the role's own model."""
@@ -119,14 +116,14 @@ class ModelFactory:
         if role == "synthesizer":
             return offline_synthesizer()
         if role == "router":
-            from crossroads.providers.offline_router import OfflineRouterModel
+            from crossroads.offline.router_model import OfflineRouterModel
 
             return OfflineRouterModel(self.cards, self.settings.router.max_targets).model()
         if role not in self.cards:
             raise ConfigError(f"no offline model for role '{role}'")
-        if self.lean_scorer is None:
-            self.lean_scorer = CardIndex(self.cards)
-        return OfflineSpecialist(self.cards[role], self.lean_scorer, self.graph.neighbours(role)).model()
+        if self.scorer is None:
+            self.scorer = CardIndex(self.cards)
+        return OfflineSpecialist(self.cards[role], self.scorer, self.graph.neighbours(role)).model()
 
     # -- remote providers ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crossroads.agents.cards import PACKAGED_CARDS_DIR, AgentCard
+from crossroads.cards import PACKAGED_CARDS_DIR, AgentCard
 from crossroads.config import RouterSettings
 from crossroads.errors import RunError
 from crossroads.result import RouteDecision
@@ -119,13 +119,14 @@ def build_router(
     *,
     llm_model_factory: Callable[[], Model | None] | None = None,
     cache_dir: Path | None | bool = True,
-    llm_capabilities: Sequence[Any] = (),
+    llm_capabilities: Sequence[Any] | Callable[[], Sequence[Any]] = (),
 ) -> CascadeRouter:
     """The router the orchestrator uses: local, LLM or the cascade of both, per `settings.mode`.
 
     `llm_model_factory` builds the LLM router's model only when a question first needs it, so a
     command that routes confident questions never imports the LLM stack. `llm_capabilities` go on the
-    LLM router's agent (the provider layer's retries and fallback).
+    LLM router's agent (the provider layer's retries and fallback); a callable is called when the LLM
+    router is built, so they too cost nothing until then.
     """
     local = build_local(cards, settings, cache_dir=cache_dir)
     if settings.mode == "local":
@@ -136,7 +137,8 @@ def build_router(
             return None
         from crossroads.router.llm import LLMRouter
 
-        return LLMRouter(cards, settings, model, capabilities=llm_capabilities)
+        capabilities = llm_capabilities() if callable(llm_capabilities) else llm_capabilities
+        return LLMRouter(cards, settings, model, capabilities=capabilities)
 
     if llm_model is not None:
         return CascadeRouter(local, make_llm(llm_model), settings)
@@ -151,7 +153,7 @@ def build_packaged_model() -> Path:
 
     It replaces the previous one: run after changing a packaged card or the packaged examples.
     """
-    from crossroads.agents.cards import load_cards
+    from crossroads.cards import load_cards
     from crossroads.router.examples import example_files, load_many
     from crossroads.router.local import training_docs
     from crossroads.router.model import DEFAULT_HYPER, fit

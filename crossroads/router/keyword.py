@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 
-from crossroads.agents.cards import AgentCard
+from crossroads.cards import AgentCard
 from crossroads.config import RouterSettings
 from crossroads.result import RouteDecision, RouteTarget
-
-_WORD = re.compile(r"[a-z0-9][a-z0-9+#.\-]*[a-z0-9+#]|[a-z0-9]")
-_STOP = frozenset(
-    "a an and are as at be by for from how i in is it of on or the to what when which with "
-    "do does can should my we you your this that use using".split()
-)
-
-
-def words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+from crossroads.text import tokens
 
 
 class KeywordRouter:
@@ -26,11 +16,11 @@ class KeywordRouter:
 
     def __init__(self, cards: Mapping[str, AgentCard], settings: RouterSettings) -> None:
         self.settings = settings
-        self.vocab = {name: set(words(" ".join([c.description, *c.capabilities]))) for name, c in cards.items()}
+        self.vocab = {name: set(tokens(" ".join([c.description, *c.capabilities]))) for name, c in cards.items()}
 
     def decide(self, question: str) -> RouteDecision:
         t0 = time.perf_counter()
-        q = set(words(question))
+        q = set(tokens(question))
         raw = {name: len(q & vocab) for name, vocab in self.vocab.items()}
         top = max(raw.values(), default=0)
         scores = {n: (v / top if top else 0.0) * min(1.0, top / 3) for n, v in raw.items()}

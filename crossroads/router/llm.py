@@ -14,7 +14,7 @@ from pydantic_ai import Agent, ModelRetry, RunContext
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models import Model
 
-from crossroads.agents.cards import AgentCard
+from crossroads.cards import AgentCard
 from crossroads.config import RouterSettings
 from crossroads.errors import ProviderError
 from crossroads.result import RouteDecision, RouteTarget

@@ -15,13 +15,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from crossroads.agents.cards import AgentCard
+from crossroads.cards import AgentCard
 from crossroads.config import RouterSettings
 from crossroads.result import RouteDecision, RouteTarget
 from crossroads.router.decision import Rule, choose
 from crossroads.router.examples import Example, load_many
 from crossroads.router.model import DEFAULT_HYPER, MODEL_VERSION, Doc, Hyper, LocalModel, fit
-from crossroads.router.text import segments
+from crossroads.text import segments
 
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
 _MARKUP = re.compile(r"[*_`>|]+")

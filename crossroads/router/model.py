@@ -20,9 +20,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crossroads.router.neighbours import NeighbourIndex
-from crossroads.router.text import features, has_code
+from crossroads.text import has_code, tokens
 
-MODEL_VERSION = 5
+
+def features(text: str) -> list[str]:
+    """The classifier's features: stemmed tokens and whole compounds (`crossroads.text.tokens`).
+
+    Word bigrams and word-prefix n-grams were measured too: no better on the dev split, and 4x slower
+    to fit, so they are left out. Character 3-5-grams inside words (as a separately normalised block)
+    gained at most 0.01 primary accuracy in 5-fold CV and made fitting ten times slower.
+    """
+    return tokens(text)
+
+
+MODEL_VERSION = 6
 OFF_TOPIC = "(off-topic)"
 """The extra class learnt from off-topic examples; its confidence discounts every specialist's."""
 MIN_CALIBRATION_EXAMPLES = 10

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from crossroads.config import Settings, load_settings
 from crossroads.orchestrator import Orchestrator
-from crossroads.server import native, openai_api
+from crossroads.server import native, openai_api, ui
 from crossroads.server.errors import install_error_handlers
 from crossroads.server.guard import RateLimiter, RequestGuard
 from crossroads.server.mcp_tools import build_mcp
@@ -56,7 +56,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = orchestrator is None
-        orch = orchestrator or Orchestrator(settings, trace_store=True)
+        orch = orchestrator or Orchestrator(settings, trace_store=True).prepare()
         holder["orchestrator"] = orch
         app.state.orchestrator = orch
         try:
@@ -82,9 +82,16 @@ def create_app(
     app.include_router(native.router)
     app.include_router(openai_api.router)
     app.mount("/mcp", mcp_app)
+    if server_settings.ui:  # the web page: static files, public (the data behind it needs the key)
+        app.include_router(ui.build_router())
     limiter = RateLimiter(server_settings.rate_limit_per_minute, server_settings.max_concurrent_per_key)
     app.add_middleware(
-        RequestGuard, api_keys=accepted_keys(settings), max_body_bytes=server_settings.max_body_bytes, limiter=limiter
+        RequestGuard,
+        api_keys=accepted_keys(settings),
+        max_body_bytes=server_settings.max_body_bytes,
+        limiter=limiter,
+        public_paths=ui.PUBLIC_PATHS if server_settings.ui else (),
+        public_prefixes=(ui.PUBLIC_PREFIX,) if server_settings.ui else (),
     )
     if server_settings.cors_origins:  # outermost, so preflight requests need no key
         from fastapi.middleware.cors import CORSMiddleware

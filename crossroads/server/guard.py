@@ -75,11 +75,23 @@ class _TooLarge(Exception):
 class RequestGuard:
     """ASGI middleware enforcing the limits above on every path except health checks and API docs."""
 
-    def __init__(self, app: ASGIApp, *, api_keys: Iterable[str], max_body_bytes: int, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        api_keys: Iterable[str],
+        max_body_bytes: int,
+        limiter: RateLimiter,
+        public_paths: Iterable[str] = (),
+        public_prefixes: Iterable[str] = (),
+    ) -> None:
+        """`public_paths` and `public_prefixes` add paths served without a key (the web page's static files)."""
         self.app = app
         self._keys = [k.encode() for k in api_keys if k]
         self.max_body_bytes = max_body_bytes
         self.limiter = limiter
+        self._public = PUBLIC_PATHS | frozenset(public_paths)
+        self._public_prefixes = tuple(public_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,7 +127,7 @@ class RequestGuard:
                 send, 413, f"the request body is larger than {self.max_body_bytes} bytes", "request_too_large"
             )
             return
-        if path in PUBLIC_PATHS:
+        if path in self._public or (self._public_prefixes and path.startswith(self._public_prefixes)):
             await self.app(scope, receive, send)
             return
         who = self._authenticate(headers.get("authorization", ""))

@@ -11,11 +11,10 @@ from collections.abc import Callable
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel
 
 from crossroads.errors import CrossroadsError, RunError
 from crossroads.orchestrator import Orchestrator
-from crossroads.result import AskResult, RouteDecision
+from crossroads.result import AskResult, ResultSummary, RouteDecision
 from crossroads.server.models import AgentList
 
 INSTRUCTIONS = (
@@ -24,32 +23,14 @@ INSTRUCTIONS = (
 )
 
 
-class AskOutput(BaseModel):
+class AskOutput(ResultSummary):
     """The answer and how it was produced; the full trace is `GET /v1/traces/{trace_id}` or `crossroads trace`."""
 
     answer: str
-    status: str
-    trace_id: str
-    route: list[str]
-    handoff_path: list[str]
-    tool_calls: list[str]
-    input_tokens: int
-    output_tokens: int
-    duration_ms: float
 
     @classmethod
     def of(cls, result: AskResult) -> AskOutput:
-        return cls(
-            answer=result.answer,
-            status=result.status,
-            trace_id=result.trace_id,
-            route=result.route.agents,
-            handoff_path=result.handoff_path,
-            tool_calls=[f"{c.agent}.{c.name}" for c in result.tool_calls],
-            input_tokens=result.usage.input_tokens,
-            output_tokens=result.usage.output_tokens,
-            duration_ms=result.duration_ms,
-        )
+        return cls(answer=result.answer, **result.summary().model_dump())
 
 
 def build_mcp(orchestrator: Callable[[], Orchestrator], version: str = "0.1.0") -> MCPServer:

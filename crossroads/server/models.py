@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crossroads.result import AskResult
+from crossroads.result import AskResult, ResultSummary
 
 
 class AskRequest(BaseModel):
@@ -38,38 +38,13 @@ class AgentList(BaseModel):
     agents: list[AgentInfo]
 
 
-class CrossroadsMeta(BaseModel):
-    """What crossroads adds to OpenAI-shaped responses, under the top-level key `crossroads`."""
-
-    trace_id: str
-    status: str
-    route: list[str]
-    stage: str
-    handoff_path: list[str]
-    tool_calls: list[str]
-    duration_ms: float
-
-    @classmethod
-    def of(cls, result: AskResult) -> CrossroadsMeta:
-        return cls(
-            trace_id=result.trace_id,
-            status=result.status,
-            route=result.route.agents,
-            stage=result.route.stage,
-            handoff_path=result.handoff_path,
-            tool_calls=[f"{c.agent}.{c.name}" for c in result.tool_calls],
-            duration_ms=result.duration_ms,
-        )
-
-    def headers(self) -> dict[str, str]:
-        return {
-            "X-Crossroads-Trace-Id": self.trace_id,
-            "X-Crossroads-Route": ",".join(self.route),
-            "X-Crossroads-Path": ",".join(self.handoff_path),
-        }
-
-
-# -- OpenAI chat completions ---------------------------------------------------------------------
+def summary_headers(summary: ResultSummary) -> dict[str, str]:
+    """The `X-Crossroads-*` response headers of an answered ask."""
+    return {
+        "X-Crossroads-Trace-Id": summary.trace_id,
+        "X-Crossroads-Route": ",".join(summary.route),
+        "X-Crossroads-Path": ",".join(summary.handoff_path),
+    }
 
 
 class ContentPart(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -13,7 +14,7 @@ from crossroads.events import StreamEvent
 from crossroads.orchestrator import Orchestrator
 from crossroads.result import AskResult, RouteDecision
 from crossroads.server.errors import ApiError
-from crossroads.server.models import AgentInfo, AskRequest, CrossroadsMeta, ReadyStatus, RouteRequest
+from crossroads.server.models import AgentInfo, AskRequest, ReadyStatus, RouteRequest, summary_headers
 from crossroads.store import TraceStore, TraceSummary
 
 router = APIRouter(prefix="/v1", tags=["crossroads"])
@@ -42,7 +43,7 @@ def agent_infos(orch: Orchestrator) -> list[AgentInfo]:
 async def ask(req: AskRequest, request: Request) -> JSONResponse:
     """Answer a question; the full `AskResult`: answer, route, handoff path, tool calls, usage, trace id."""
     result = await _orchestrator(request).ask(req.question, agent=req.agent)
-    return JSONResponse(result.model_dump(mode="json"), headers=CrossroadsMeta.of(result).headers())
+    return JSONResponse(result.model_dump(mode="json"), headers=summary_headers(result.summary()))
 
 
 @router.post("/ask/stream", response_model=None, response_class=StreamingResponse)
@@ -102,9 +103,21 @@ def _store(request: Request) -> TraceStore:
 
 
 @router.get("/traces", response_model=list[TraceSummary])
-async def traces(request: Request, last: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[TraceSummary]:
-    """The most recent stored traces, newest first."""
-    return await asyncio.to_thread(_store(request).recent, last)
+async def traces(
+    request: Request,
+    last: Annotated[int, Query(ge=1, le=1000)] = 20,
+    status: Annotated[Literal["ok", "out_of_scope", "error"] | None, Query()] = None,
+    agent: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    until: Annotated[datetime | None, Query()] = None,
+) -> list[TraceSummary]:
+    """The most recent stored traces, newest first.
+
+    Filters: `status`; `agent` (the route contains it); `since` (inclusive) and `until` (exclusive), ISO
+    8601 times, UTC when they carry no offset.
+    """
+    store = _store(request)
+    return await asyncio.to_thread(store.recent, last, status=status, agent=agent, since=since, until=until)
 
 
 @router.get("/traces/{trace_id}", response_model=AskResult)

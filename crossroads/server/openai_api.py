@@ -16,11 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from crossroads.errors import CrossroadsError
 from crossroads.events import Done, ErrorEvent, StreamEvent, TextDelta
 from crossroads.orchestrator import Orchestrator
 from crossroads.server.errors import ApiError, error_body, from_crossroads_error
-from crossroads.server.models import ChatRequest, ChatUsage, CrossroadsMeta, ModelCard, ModelList
+from crossroads.server.models import ChatRequest, ChatUsage, ModelCard, ModelList, summary_headers
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 MODEL = "crossroads"
@@ -79,7 +78,7 @@ async def chat_completions(req: ChatRequest, request: Request) -> JSONResponse |
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return await stream_completion(orch.stream(question, agent=agent), req.model, include_usage)
     result = await orch.ask(question, agent=agent)
-    meta = CrossroadsMeta.of(result)
+    meta = result.summary()
     body = {
         "id": f"chatcmpl-{result.trace_id}",
         "object": "chat.completion",
@@ -96,7 +95,7 @@ async def chat_completions(req: ChatRequest, request: Request) -> JSONResponse |
         "usage": ChatUsage.of(result).model_dump(),
         "crossroads": meta.model_dump(mode="json"),
     }
-    return JSONResponse(body, headers=meta.headers())
+    return JSONResponse(body, headers=summary_headers(meta))
 
 
 async def stream_completion(events: AsyncIterator[StreamEvent], model: str, include_usage: bool) -> StreamingResponse:
@@ -112,7 +111,7 @@ async def stream_completion(events: AsyncIterator[StreamEvent], model: str, incl
     first = await anext(iterator)
     if isinstance(first, ErrorEvent):
         await _close(iterator)
-        raise from_crossroads_error(_as_error(first))
+        raise from_crossroads_error(first.to_error())
     completion_id = f"chatcmpl-{first.trace_id}"
     created = int(time.time())
 
@@ -138,11 +137,11 @@ async def stream_completion(events: AsyncIterator[StreamEvent], model: str, incl
                 if isinstance(event, TextDelta):
                     yield chunk(delta({"content": event.delta}))
                 elif isinstance(event, Done):
-                    yield chunk(delta({}, "stop"), crossroads=CrossroadsMeta.of(event.result).model_dump(mode="json"))
+                    yield chunk(delta({}, "stop"), crossroads=event.result.summary().model_dump(mode="json"))
                     if include_usage:
                         yield chunk([], usage=ChatUsage.of(event.result).model_dump())
                 elif isinstance(event, ErrorEvent):
-                    api_error = from_crossroads_error(_as_error(event))
+                    api_error = from_crossroads_error(event.to_error())
                     yield (
                         "data: "
                         + json.dumps(
@@ -167,21 +166,6 @@ async def stream_completion(events: AsyncIterator[StreamEvent], model: str, incl
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Crossroads-Trace-Id": first.trace_id},
     )
-
-
-def _as_error(event: ErrorEvent) -> CrossroadsError:
-    """The crossroads error an `error` event stands for, so it maps to the same status and code."""
-    import crossroads.errors as errors
-
-    cls = getattr(errors, event.kind, None)
-    if isinstance(cls, type) and issubclass(cls, errors.LimitExceeded):
-        exc: CrossroadsError = errors.LimitExceeded(event.limit or "unknown", event.message, partial=event.partial)
-        exc.args = (event.message,)
-    elif isinstance(cls, type) and issubclass(cls, errors.RunError):
-        exc = cls(event.message, partial=event.partial)
-    else:
-        exc = errors.CrossroadsError(event.message)
-    return exc
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:

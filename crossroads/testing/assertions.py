@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from crossroads.text import unwrap_fenced
+
 if TYPE_CHECKING:
     from crossroads.result import AskResult
     from crossroads.testing.scenario import Assertion
@@ -147,15 +149,11 @@ def _check(name: str) -> Callable[[Callable[..., Awaitable[Verdict]]], Callable[
     return register
 
 
-_FENCED = re.compile(r"^\s*```[A-Za-z]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
-
-
 @_check("is-json")
 async def _is_json(a: Assertion, obs: Observation) -> Verdict:
     text = _answer(obs)
-    fenced = _FENCED.match(text)
     try:
-        data = json.loads(fenced.group(1) if fenced else text)
+        data = json.loads(unwrap_fenced(text))
     except ValueError as exc:
         return Verdict(False, "an answer that is JSON", text, f"not JSON: {exc}")
     if not a.value:
@@ -364,7 +362,7 @@ def _as_list(value: Any) -> list[str]:
 @_check("route")
 async def _route(a: Assertion, obs: Observation) -> Verdict:
     route = _result(obs).route
-    spec = {"includes": a.value} if isinstance(a.value, str | list) else dict(a.value)
+    spec: dict[str, Any] = {"includes": a.value} if isinstance(a.value, str | list) else dict(a.value)
     agents = route.agents
     problems = []
     for key, want in spec.items():
@@ -376,7 +374,7 @@ async def _route(a: Assertion, obs: Observation) -> Verdict:
             problems.append(f"exactly {sorted(_as_list(want))}")
         elif key == "primary" and route.primary != want:
             problems.append(f"primary {want!r}, got {route.primary!r}")
-        elif key == "min_confidence" and (not route.targets or route.targets[0].confidence < want):
+        elif key == "min_confidence" and (not route.targets or route.targets[0].confidence < float(want)):
             problems.append(f"primary confidence >= {want}")
         elif key == "abstain" and route.abstain != bool(want):
             problems.append(f"abstain {bool(want)}")
@@ -399,7 +397,7 @@ def _norm_path(path: list[str]) -> list[str]:
 async def _handoff_path(a: Assertion, obs: Observation) -> Verdict:
     result = _result(obs)
     path = result.handoff_path
-    spec = {"path": a.value} if isinstance(a.value, list) else dict(a.value)
+    spec: dict[str, Any] = {"path": a.value} if isinstance(a.value, list) else dict(a.value)
     accepted = [h for h in result.handoffs if h.accepted]
     edges = [f"{h.source}->{h.target}" for h in accepted]
     hops = max((h.hop for h in accepted), default=0)
@@ -414,9 +412,9 @@ async def _handoff_path(a: Assertion, obs: Observation) -> Verdict:
         miss := [e.replace(" ", "") for e in _as_list(spec["edges"]) if e.replace(" ", "") not in edges]
     ):
         problems.append(f"edges {miss} not taken")
-    if "max_hops" in spec and hops > spec["max_hops"]:
+    if "max_hops" in spec and hops > int(spec["max_hops"]):
         problems.append(f"max_hops {spec['max_hops']}, took {hops}")
-    if "min_hops" in spec and hops < spec["min_hops"]:
+    if "min_hops" in spec and hops < int(spec["min_hops"]):
         problems.append(f"min_hops {spec['min_hops']}, took {hops}")
     refused = [f"{h.source}->{h.target}: {h.note}" for h in result.handoffs if not h.accepted]
     actual = {"path": path, "handoffs": edges, **({"refused": refused} if refused else {})}

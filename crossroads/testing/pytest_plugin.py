@@ -84,8 +84,8 @@ class _Session:
         self.loop = asyncio.Runner()
         self.runner: ScenarioRunner = ScenarioRunner(
             RunOptions(
-                concurrency=config.getoption("crossroads_concurrency"),
-                mode=config.getoption("crossroads_mode"),
+                concurrency=int(config.getoption("crossroads_concurrency") or 4),
+                mode=config.getoption("crossroads_mode") or "auto",
                 judge=config.getoption("crossroads_judge"),
             )
         )

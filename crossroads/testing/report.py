@@ -38,10 +38,10 @@ def junit_xml(report: Report) -> str:
         broken[e.file].append(e)
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     root = ET.Element("testsuites", name="crossroads scenarios", time=f"{report.duration_s:.3f}")
-    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    totals: dict[str, int] = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
     for file in sorted({*by_file, *broken}):
         outcomes, errors = by_file.get(file, []), broken.get(file, [])
-        counts = {
+        counts: dict[str, int] = {
             "tests": len(outcomes) + len(errors),
             "failures": sum(o.status == "failed" for o in outcomes),
             "errors": sum(o.status == "error" for o in outcomes) + len(errors),
@@ -52,11 +52,13 @@ def junit_xml(report: Report) -> str:
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=file,
-            timestamp=stamp,
-            hostname=socket.gethostname(),
-            time=f"{sum(o.duration_ms for o in outcomes) / 1000:.3f}",
-            **{k: str(v) for k, v in counts.items()},
+            {
+                "name": file,
+                "timestamp": stamp,
+                "hostname": socket.gethostname(),
+                "time": f"{sum(o.duration_ms for o in outcomes) / 1000:.3f}",
+                **{k: str(v) for k, v in counts.items()},
+            },
         )
         for o in outcomes:
             _testcase(suite, o)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from crossroads.config import Settings
     from crossroads.orchestrator import Orchestrator
     from crossroads.result import AskResult
+    from crossroads.tools.base import SandboxTools
+    from crossroads.tools.models import MathResult, PythonResult, SqlResult
 
 Mode = Literal["auto", "record", "replay", "live"]
 Status = Literal["passed", "failed", "error", "skipped"]
@@ -94,11 +96,19 @@ class RunOptions:
 class _SharedToolbox:
     """A toolbox several orchestrators use; their `aclose` leaves it open, the runner closes it."""
 
-    def __init__(self, toolbox: Any) -> None:
+    def __init__(self, toolbox: SandboxTools) -> None:
         self._toolbox = toolbox
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._toolbox, name)
+    async def run_python(self, code: str, timeout: float | None = None) -> PythonResult:
+        return await self._toolbox.run_python(code, timeout)
+
+    async def check_math(self, claim: str, timeout: float | None = None) -> MathResult:
+        return await self._toolbox.check_math(claim, timeout)
+
+    async def run_sql(
+        self, query: str, tables: dict[str, list[dict[str, Any]]] | None = None, timeout: float | None = None
+    ) -> SqlResult:
+        return await self._toolbox.run_sql(query, tables, timeout)
 
     async def aclose(self) -> None:
         return None
@@ -121,7 +131,7 @@ def _as_transport(obj: Any) -> Any:
 
     class Transport(httpx2.AsyncBaseTransport):
         async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-            return await obj.handle_async_request(request)  # type: ignore[no-any-return]
+            return await obj.handle_async_request(request)
 
     return Transport()
 
@@ -135,6 +145,7 @@ class ScenarioRunner:
         self._toolboxes: dict[str, Any] = {}
         self._lock = asyncio.Lock()
         self._judge: Judge | None = None
+        self._judge_orchestrator: Orchestrator | None = None
         self._judge_reason = "no judge model is configured (set --judge or CROSSROADS_JUDGE to a real model)"
 
     async def __aenter__(self) -> ScenarioRunner:
@@ -149,6 +160,8 @@ class ScenarioRunner:
                 stack.push_async_callback(orchestrator.aclose)
             for toolbox in self._toolboxes.values():
                 stack.push_async_callback(toolbox.aclose)
+            if self._judge_orchestrator is not None:
+                stack.push_async_callback(self._judge_orchestrator.aclose)
         self._orchestrators.clear()
         self._toolboxes.clear()
 
@@ -305,20 +318,14 @@ class ScenarioRunner:
         from pydantic_ai import Agent
 
         from crossroads.config import load_settings
-        from crossroads.graph import HandoffGraph
-        from crossroads.providers import ModelFactory
+        from crossroads.orchestrator import Orchestrator
         from crossroads.testing.cassette import cassette_wrapper
 
         settings = load_settings(self.options.config_file, models={"judge": spec})
-        factory = ModelFactory(
-            settings,
-            {},
-            HandoffGraph.build({}, None),
-            model_wrapper=cassette_wrapper,
-            http_transport=self.options.http_transport,
-        )
+        judges = Orchestrator(settings, model_wrapper=cassette_wrapper, http_transport=self.options.http_transport)
+        self._judge_orchestrator = judges
         agent: Agent[None, Grade] = Agent(
-            factory.specialist("judge"),
+            judges.models.for_role("judge"),
             output_type=Grade,
             instructions=(
                 "You grade an answer against a rubric. Return passed=true only if the answer satisfies the rubric;"
@@ -341,14 +348,14 @@ def _uses_remote_model(orchestrator: Orchestrator) -> bool:
 def _trace_summary(result: AskResult | None) -> dict[str, Any]:
     if result is None:
         return {}
-    tools = [f"{c.agent}.{c.name}" for c in result.tool_calls]
+    summary = result.summary()
     return {
-        "route": result.route.agents,
-        "abstain": result.route.abstain,
-        "handoff_path": result.handoff_path,
-        "tool_calls": tools,
-        "requests": result.usage.requests,
-        "tokens": result.usage.total_tokens,
+        "route": summary.route,
+        "abstain": summary.abstain,
+        "handoff_path": summary.handoff_path,
+        "tool_calls": summary.tool_calls,
+        "requests": summary.requests,
+        "tokens": summary.total_tokens,
         "answer": result.answer[:2000],
     }
 

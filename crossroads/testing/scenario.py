@@ -112,8 +112,8 @@ class ScenarioConfig(_Strict):
     fallback: list[str] | None = None
     base_url: str | None = None
     api_key_env: str | None = None
-    timeout: float | None = Field(None, gt=0)
-    retries: int | None = Field(None, ge=0, le=10)
+    timeout: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0, le=10)
     cards: list[Path] | None = None
     graph: Path | None = None
     limits: dict[str, Any] | None = None
@@ -170,7 +170,7 @@ class Defaults(_Strict):
     tags: list[str] = Field(default_factory=list)
     vars: dict[str, Any] = Field(default_factory=dict)
     agent: str | None = None
-    config: ScenarioConfig = Field(default_factory=ScenarioConfig)
+    config: ScenarioConfig = Field(default_factory=lambda: ScenarioConfig())
     assertions: list[Assertion] = Field(default_factory=list, alias="assert")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -186,7 +186,7 @@ class Scenario(_Strict):
     conversation: list[Turn] | None = Field(None, min_length=1, max_length=12)
     agent: str | None = None
     """Ask this specialist directly, bypassing routing."""
-    config: ScenarioConfig = Field(default_factory=ScenarioConfig)
+    config: ScenarioConfig = Field(default_factory=lambda: ScenarioConfig())
     assertions: list[Assertion] = Field(default_factory=list, alias="assert", min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
     skip: str | None = None

@@ -1,9 +1,10 @@
-"""Text to features for the local router: tokens that survive code, error messages and terse titles.
+"""Words to tokens: what survives code, error messages and terse titles.
 
 Real questions mix prose with identifiers (`pd.read_csv`, `useEffect`, `ERR_CONNECTION_REFUSED`,
 `kube-proxy`), so a compound token is kept whole *and* split into its parts; camelCase is split too.
 A light suffix stemmer folds plurals and verb forms so card prose ("containers", "deploying") meets
-question wording ("container", "deploy"). Pure Python: importing this module costs nothing.
+question wording ("container", "deploy"). The router's features and every BM25 index use this one
+tokeniser.
 """
 
 from __future__ import annotations
@@ -14,17 +15,6 @@ from functools import lru_cache
 _COMPOUND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+#/\-]*[A-Za-z0-9_+#]|[A-Za-z0-9]")
 _PARTS = re.compile(r"[._/\-]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_CODE_FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
-# Sentence ends, line breaks and list bullets; code blocks are masked before splitting.
-_SEGMENT_END = re.compile(r"(?<=[.?!;:])\s+(?=[A-Z0-9`\"'(])|\n\s*\n|\n\s*(?:[-*•]|\d+[.)])\s+|(?<=\?)\s+")
-
-# A sentence that asks two things ("deploy it on Kubernetes, and which metrics do I monitor?") is two
-# segments: each may belong to a different specialist.
-_CLAUSE = re.compile(
-    r",\s+(?:and|but|also|plus)\s+(?=\w+\s+\w+\s+\w+)|;\s+|\s+and\s+(?=(?:which|what|how|where|when|"
-    r"why|who|should|do|does|can|is|are)\s)",
-    re.I,
-)
 
 STOP = frozenset(
     """a about above after again all also am an and any are as at be because been before being below
@@ -36,7 +26,8 @@ STOP = frozenset(
     someone something still such sure t than thank thanks that thats the their them then there these
     they thing things this those though through thus to too try trying under until up us use used uses
     using ve very via want wants was way ways we well were what whats when where whether which while who
-    whom why will with within without would yet you your yours yourself hi hello hey anyone everyone""".split()
+    whom why will with within without would yet you your yours yourself hi hello hey anyone everyone against best good
+    know make many theirs two""".split()
 )
 
 
@@ -83,34 +74,3 @@ def tokens(text: str) -> list[str]:
             if part not in STOP and not part.isdigit():
                 out.append(stem(part))
     return out
-
-
-def features(text: str) -> list[str]:
-    """The classifier's features: stemmed tokens and whole compounds.
-
-    Word bigrams and word-prefix n-grams were measured too: no better on the dev split, and 4x slower
-    to fit, so they are left out. Character 3-5-grams inside words (as a separately normalised block)
-    gained at most 0.01 primary accuracy in 5-fold CV and made fitting ten times slower.
-    """
-    return tokens(text)
-
-
-def has_code(text: str) -> bool:
-    """Whether the text holds a fenced code block."""
-    return "```" in text and _CODE_FENCE.search(text) is not None
-
-
-def segments(text: str) -> list[str]:
-    """Sentences and list items of a question, with fenced code kept whole inside its segment."""
-    blocks: list[str] = []
-
-    def mask(match: re.Match[str]) -> str:
-        blocks.append(match.group(0))
-        return f"\x00{len(blocks) - 1}\x00"
-
-    masked = _CODE_FENCE.sub(mask, text)
-    parts = [
-        c.strip() for p in _SEGMENT_END.split(masked) if p and p.strip() for c in _CLAUSE.split(p) if c and c.strip()
-    ]
-    restore = re.compile(r"\x00(\d+)\x00")
-    return [restore.sub(lambda m: blocks[int(m.group(1))], p) for p in parts] or [text.strip()]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, UserPromptPart
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from pydantic_ai.usage import RequestUsage
 
-from crossroads.agents.cards import AgentCard
-from crossroads.agents.offline import CardIndex, clauses
+from crossroads.cards import AgentCard
+from crossroads.offline.card_index import CardIndex
+from crossroads.offline.messages import response, user_prompt
+from crossroads.text import clauses
 
 MIN_SCORE = 0.3
 """Below this card match (BM25 squashed to [0, 1) by `CardIndex`) nothing matches: out of scope."""
@@ -64,21 +65,8 @@ class OfflineRouterModel:
         return {n: " ".join(texts) for n, texts in parts.items() if len(parts) == len(names)}
 
     def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        question = _user_prompt(messages)
-        args = self.route(question)
-        out = json.dumps(args)
-        usage = RequestUsage(input_tokens=max(1, len(question) // 4), output_tokens=max(1, len(out) // 4))
+        question = user_prompt(messages)
+        out = json.dumps(self.route(question))
         if not info.output_tools:  # a text-output agent: answer in JSON text
-            return ModelResponse(parts=[TextPart(out)], usage=usage, model_name="offline:router")
-        return ModelResponse(
-            parts=[ToolCallPart(info.output_tools[0].name, out)], usage=usage, model_name="offline:router"
-        )
-
-
-def _user_prompt(messages: list[ModelMessage]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, ModelRequest):
-            for part in message.parts:
-                if isinstance(part, UserPromptPart) and isinstance(part.content, str):
-                    return part.content
-    return ""
+            return response([TextPart(out)], question, out, model_name="offline:router")
+        return response([ToolCallPart(info.output_tools[0].name, out)], question, out, model_name="offline:router")

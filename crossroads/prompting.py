@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from crossroads.agents.cards import AgentCard
+from crossroads.cards import AgentCard
 
 CONTEXT_SEPARATOR = "\n\n---\n"
 CONTEXT_LINE = "Full question, for context: "
