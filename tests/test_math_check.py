@@ -77,6 +77,19 @@ CASES: list[tuple[str, bool, str, dict[str, Any]]] = [
     ("x² − 4 = (x−2)(x+2)", True, "identity", {}),
     ("3 × 4 ÷ 2 = 6", True, "equality", {}),
     ("2^10 == 1024", True, "equality", {}),
+    # percentages: exact on the left, a claimed percentage is judged at the digits written
+    ("15% of 80 = 12", True, "equality", {"method": "exact"}),
+    ("15% of 80 = 12.5", False, "numeric", {}),
+    ("80*(1 - 25%) = 60", True, "equality", {}),
+    ("(40 - 30)/30 = 33.3%", True, "numeric", {}),
+    ("(40 - 30)/30 = 30%", False, "numeric", {}),
+    ("7 % 3 = 1", True, "equality", {}),  # between operands, % is still modulo
+    # infinite values are compared as values, not through oo - oo = nan
+    ("integrate(x^2, (x, 0, oo)) = oo", True, "integral", {}),
+    ("limit(1/x, x, 0, '-') = oo", False, "limit", {}),
+    # textbook function powers
+    ("sin^2(x) + cos^2(x) = 1", True, "identity", {}),
+    ("sin^2 x + cos^2 x = 1", True, "identity", {}),
 ]
 
 
@@ -113,6 +126,28 @@ async def test_assumptions_given_in_the_claim_are_used(toolbox: Toolbox) -> None
     assert real.counterexample is not None
     positive = await check(toolbox, "sqrt(x**2) = x for x > 0")
     assert positive.verified is True and positive.assumptions == ["x > 0"] and not positive.conditional
+
+
+@pytest.mark.parametrize(
+    ("claim", "assumptions"),
+    [
+        ("x^2 >= 0 for all x", None),  # a bare "for all x" means the reals
+        ("sqrt(x^2) = x for every positive x", ["x > 0"]),
+        ("log(a*b) = log(a) + log(b) where a, b positive", ["a > 0", "b > 0"]),
+        ("log(a*b) = log(a) + log(b) for all positive real numbers a and b", ["a > 0", "b > 0"]),
+        ("sqrt(x^2) = x for x in R+", ["x > 0"]),
+    ],
+)
+async def test_conditions_in_words(toolbox: Toolbox, claim: str, assumptions: list[str] | None) -> None:
+    result = await check(toolbox, claim)
+    assert result.verified is True and not result.conditional, result
+    if assumptions is not None:
+        assert result.assumptions == assumptions
+
+
+async def test_a_bare_for_all_is_over_the_reals(toolbox: Toolbox) -> None:
+    result = await check(toolbox, "sqrt(x^2) = x for all x")
+    assert result.verified is False and result.assumptions == ["x is real"], result
 
 
 async def test_inequality_counterexample(toolbox: Toolbox) -> None:

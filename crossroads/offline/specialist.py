@@ -16,7 +16,7 @@ from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCall
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from crossroads.cards import AgentCard
-from crossroads.offline.claims import claim_in, math_claims
+from crossroads.offline.claims import claim_in, scan_claims
 from crossroads.offline.messages import MODEL_NAME, has_tool_calls, response, tool_returns, user_prompt
 from crossroads.offline.reports import describe_tool_return, is_glossary, items
 from crossroads.prompting import split_specialist_prompt
@@ -69,7 +69,7 @@ class OfflineSpecialist:
             elif lang in {"", "python", "py", "python3", "pycon"} and "run_python" in tools:
                 calls.append(ToolCallPart("run_python", {"code": code}))
         if "check_math" in tools:
-            calls.extend(ToolCallPart("check_math", {"claim": claim}) for claim in math_claims(part))
+            calls.extend(ToolCallPart("check_math", {"claim": claim.text}) for claim in scan_claims(part).claims)
         if "handoff" in tools:
             for target, text in self.leaning_parts(part, covered).items():
                 calls.append(
@@ -110,6 +110,8 @@ class OfflineSpecialist:
             lines.extend(f"- {line}" for line in self._best_lines(section.text, query))
         for ret in returns:
             lines.append("\n" + describe_tool_return(ret))
+        for sentence in scan_claims(part).unextracted:
+            lines.append(f"\nI could not turn '{sentence}' into a claim I can check.")
         cited = ", ".join(f'"{self.sections[i].heading}"' for i, _ in ranked)
         if cited:
             lines.append(f"\nSources: {cited} ({self.card.display_name} card).")

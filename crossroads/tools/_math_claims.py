@@ -10,6 +10,7 @@ import json
 import re
 import sys
 import time
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
@@ -135,7 +136,7 @@ def check_integral(lhs: str, rhs: str, op: str) -> dict[str, Any] | None:
             "rhs": sstr(F),
             "explanation": f"d/d{x} of the rhs vs the integrand (up to a constant): {out.get('explanation')}",
         }
-    a, b = parse(lo), parse(hi)
+    a, b = parse(lo), parse(hi or "")
     value = attempt(lambda: sp.integrate(expr, (x, a, b)), None, 4.0)
     if value is None or value.has(sp.Integral):
         value = attempt(lambda: sp.Integral(expr, (x, a, b)).evalf(30), None, 4.0)
@@ -215,7 +216,7 @@ def check_solve(text: str) -> dict[str, Any] | None:
             "explanation": f"substituting gives {sstr(residual)}; all solutions: {sstr(_solutions(expr, var))}",
         }
     elif m or m2:
-        eq, rest = (m.group(1), m.group(4)) if m else (m2.group(1), m2.group(2))
+        eq, rest = (m.group(1), m.group(4)) if m else (m2.group(1), m2.group(2)) if m2 else ("", "")
         expr = _equation(eq)
         first = re.match(_VAR + r"\s*=", rest or "")
         var = _symbol(first.group(1) if first else "", expr)
@@ -483,11 +484,47 @@ def _pick(s: Any) -> Any:
 
 
 _ASSUMPTION = re.compile(
-    r"\s*,?\s*\b(?:for|where|assuming|when)\s+(?:all\s+)?(?:(positive|real|nonnegative|negative|integer)\s+"
-    r"([A-Za-z](?:\s*,\s*[A-Za-z])*)|([A-Za-z](?:\s*,\s*[A-Za-z])*)\s*(>|>=|<)\s*0|"
-    r"([A-Za-z](?:\s*,\s*[A-Za-z])*)\s+(?:real|positive))\s*$",
+    r"\s*,?\s*\b(?:for|where|assuming|when|if)\s+(?:(?:all|every|any|each)\s+)?"
+    r"(?:(?P<dom>positive|real|non-?negative|negative|integer)\s+(?:real\s+)?(?:(?:numbers?|reals?|values?|integers?)\s+)?)?"
+    r"(?P<vars>[A-Za-z](?:\s*(?:,|and)\s*[A-Za-z])*)\s*"
+    r"(?:(?P<cmp>>=|>|<)\s*0|(?:is\s+|are\s+)?(?P<dom2>real|positive|negative|non-?negative)(?:\s+numbers?)?|"
+    r"(?:in|∈)\s+(?P<set>R\+|ℝ\+|R|ℝ))?\s*$",
     flags=re.I,
 )
+"""A condition on the symbols at the end of a claim: "for all real x", "where a, b > 0", "for x in R+"."""
+
+
+def _domain_of(m: re.Match[str]) -> str:
+    """The sample domain a condition names; a bare "for all x" means the reals."""
+    if m.group("set"):
+        return "positive" if "+" in m.group("set") else "real"
+    word = (
+        m.group("dom")
+        or m.group("dom2")
+        or {">": "positive", ">=": "nonnegative", "<": "negative"}.get(m.group("cmp") or "", "real")
+    )
+    return word.lower().replace("-", "")
+
+
+_PERCENT_OF = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*%\s*of\b", flags=re.I)
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*%(?!\s*[\w(.])")
+
+
+def percentages(text: str, exact: bool = True) -> str:
+    """`15% of 80` -> `(3/20)*80`, `25%` -> `(1/4)`; a % between operands stays modulo (`7 % 3`).
+
+    With `exact=False` (a claimed value such as "33.3%") the percentage stays a decimal, so the claim is
+    judged at the precision it was written.
+    """
+
+    def fraction(m: re.Match[str], times: str = "") -> str:
+        if exact:
+            value = Fraction(m.group(1)) / 100
+            return f"({value.numerator}/{value.denominator}){times}"
+        return f"({float(Fraction(m.group(1)) / 100)!r}){times}"
+
+    text = _PERCENT_OF.sub(lambda m: fraction(m, "*"), text)
+    return _PERCENT.sub(fraction, text)
 
 
 def check(claim: str) -> dict[str, Any]:
@@ -499,8 +536,7 @@ def check(claim: str) -> dict[str, Any]:
     domains = None
     am = _ASSUMPTION.search(text)
     if am:
-        word = am.group(1) or {">": "positive", ">=": "nonnegative", "<": "negative"}.get(am.group(4) or "", "real")
-        domains = [word.lower()]
+        domains = [_domain_of(am)]
         text = text[: am.start()].strip().rstrip(",")
     for attempt_kind in (lambda: check_solve(text), lambda: check_matrix(text)):
         out = attempt_kind()
@@ -510,6 +546,11 @@ def check(claim: str) -> dict[str, Any]:
     stats = check_statistics(text, op) if re.search(rf"\b({_METRICS})\b", text, flags=re.I) else None
     if stats is not None:
         return stats
+    if "%" in text:
+        left = percentages(left)
+        right, rhs_text = percentages(right, exact=not re.fullmatch(r"\s*[-+]?[\d.]+\s*%\s*", right)), right
+    else:
+        rhs_text = right
     if op in ("<", ">", "<=", ">=", "!="):
         return check_inequality(parse(left), parse(right), op, domains)
     for kind in (
@@ -520,7 +561,7 @@ def check(claim: str) -> dict[str, Any]:
         out = kind()
         if out is not None:
             return out
-    return decide_equal(parse(left), parse(right), "matrix" if "[[" in text else "equality", op, right, domains)
+    return decide_equal(parse(left), parse(right), "matrix" if "[[" in text else "equality", op, rhs_text, domains)
 
 
 def main(claim: str, marker: str, budget: float) -> None:

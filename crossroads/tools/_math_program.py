@@ -83,7 +83,7 @@ def attempt(fn: Any, default: Any = None, seconds: float = _STEP) -> Any:
         return default
 
 
-def _mat(m: Any) -> sp.Matrix:
+def _mat(m: Any) -> sp.MatrixBase:
     return m if isinstance(m, sp.MatrixBase) else sp.Matrix(m)
 
 
@@ -123,7 +123,7 @@ _LOCALS: dict[str, Any] = {
     "variance": _variance,
     "var": _variance,
     "std": lambda *a: sp.sqrt(_variance(*a)),
-    "median": lambda *a: sp.Rational(1, 1) * sp.median(_data(a)) if hasattr(sp, "median") else _median(_data(a)),
+    "median": lambda *a: _median(_data(a)),  # sympy has no median
     "choose": sp.binomial,
     "nCr": sp.binomial,
 }
@@ -167,6 +167,34 @@ def _matrix_literals(text: str) -> str:
     return "".join(out)
 
 
+_FUNC_POWER = re.compile(r"\b(sin|cos|tan|cot|sec|csc|sinh|cosh|tanh|log|ln)\s*(?:\^|\*\*)\s*(\d+|\(\d+\))\s*")
+
+
+def _function_powers(text: str) -> str:
+    """`sin^2(x)` and `sin^2 x` -> `sin(x)**2`, as written in textbooks (sympy reads `sin**2` as a bad power)."""
+    out, i = "", 0
+    for m in _FUNC_POWER.finditer(text):
+        if m.start() < i:
+            continue
+        j = m.end()
+        if j < len(text) and text[j] == "(":
+            depth, k = 0, j
+            while k < len(text):
+                depth += {"(": 1, ")": -1}.get(text[k], 0)
+                k += 1
+                if depth == 0:
+                    break
+            arg = text[j + 1 : k - 1]
+        else:
+            arg_m = re.match(r"[A-Za-z0-9_.]+", text[j:])
+            if not arg_m:
+                continue
+            k, arg = j + arg_m.end(), arg_m.group(0)
+        out += text[i : m.start()] + f"{m.group(1)}({arg})**{m.group(2)}"
+        i = k
+    return out + text[i:]
+
+
 def normalize(claim: str) -> str:
     t = claim.strip()
     for a, b in {
@@ -195,6 +223,7 @@ def normalize(claim: str) -> str:
         t = t.replace(a, b)
     t = re.sub(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+", lambda m: f"**({m.group(0).translate(_SUPER)})", t)
     t = re.sub(r"√\s*(\d+(?:\.\d+)?|[A-Za-z]\w*)", r"sqrt(\1)", t).replace("√", "sqrt")
+    t = _function_powers(t)
     t = re.sub(r"^(?:verify|check|prove|show|claim)(?:\s+that)?\s*:?\s*", "", t, flags=re.I)
     return re.sub(r"\s+", " ", t).strip().rstrip(".").strip()
 
@@ -415,7 +444,18 @@ def close_to(value: float, claimed: float, unit: float) -> str | None:
     return None
 
 
+_INFINITE = (sp.oo, -sp.oo, sp.zoo)
+
+
 def decide_numbers(lhs: Any, rhs: Any, op: str, rhs_text: str, kind: str) -> dict[str, Any]:
+    if lhs in _INFINITE or rhs in _INFINITE:  # oo - oo is nan: compare infinities as values
+        same = lhs == rhs
+        return {
+            "verified": same,
+            "method": "exact",
+            "difference": None if same else f"{sstr(lhs)} vs {sstr(rhs)}",
+            "explanation": f"lhs = {sstr(lhs)}, rhs = {sstr(rhs)}",
+        }
     has_float = bool(lhs.atoms(sp.Float) or rhs.atoms(sp.Float)) or op == "~="
     if not has_float:
         zero = is_zero(lhs - rhs)
@@ -434,7 +474,7 @@ def decide_numbers(lhs: Any, rhs: Any, op: str, rhs_text: str, kind: str) -> dic
     lv, rv = _value(lhs, {}), _value(rhs, {})
     if lv is None or rv is None or not (lv.is_real and rv.is_real):
         return {"verified": None, "explanation": "a side has no finite real value"}
-    unit = literal_unit(rhs_text.rstrip("%")) if rhs_text else None
+    unit = literal_unit(rhs_text) if rhs_text else None  # "33.3%" is 0.333 written to 0.001
     diff = float(lv) - float(rv)
     if unit is not None:
         how = close_to(float(lv), float(rv), unit)
