@@ -33,7 +33,7 @@ from crossroads.events import (
     SynthesisStarted,
 )
 from crossroads.graph import ROUTER, HandoffGraph
-from crossroads.providers.specs import CardModel, card_models, check_roles, wants_router_model
+from crossroads.providers.specs import CardModel, card_models, check_roles, fallback_summary, wants_router_model
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router.base import Router
 from crossroads.trace import Trace, ambient
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pydantic_ai.models import Model
     from pydantic_ai.usage import RunUsage, UsageLimits
 
+    from crossroads.agents.mcp import McpServers, ServerState
     from crossroads.agents.team import RunDeps, Team
     from crossroads.offline.specialist import Scorer
     from crossroads.providers import ModelFactory
@@ -230,8 +231,26 @@ class Orchestrator:
             self.models,
             self.toolbox,
             max_hops=self.settings.limits.max_hops,
-            mcp=self.settings.mcp,
+            mcp=self.mcp_servers,
         )
+
+    @cached_property
+    def mcp_servers(self) -> McpServers:
+        """The MCP servers the cards bring (`mcpServers`): started on a specialist's first run, stopped in `aclose`."""
+        from crossroads.agents.mcp import McpServers
+
+        return McpServers(self.cards, self.settings.mcp)
+
+    async def probe_mcp(self) -> dict[str, list[tuple[ServerState, str | None]]]:
+        """Start every card's MCP servers now: per card, each server with its start error or None.
+
+        For `crossroads agents --check`; the servers stay up until `aclose`.
+        """
+        from crossroads.agents.mcp import probe
+
+        return {
+            name: await probe(self.mcp_servers, name) for name in sorted(self.cards) if self.cards[name].mcp_servers
+        }
 
     def card_models(self) -> list[CardModel]:
         """How every card's `model:` resolves here (alias, key present), with the reason of any fallback."""
@@ -246,15 +265,16 @@ class Orchestrator:
         """Check every model spec and key without building anything; the card model fallbacks, one line each.
 
         Raises `ConfigError` as `prepare` does, and for a card model that falls back when
-        `settings.strict_cards` is set. `warn` logs each fallback (a warning naming the card).
+        `settings.strict_cards` is set. `warn` logs the fallbacks: one warning per reason, naming the cards.
         """
         check_roles(self.settings, self.cards)
-        fallbacks = [w for m in self.card_models() if (w := m.warning(self._where(m.card, "model")))]
+        models = self.card_models()
+        fallbacks = [w for m in models if (w := m.warning(self._where(m.card, "model")))]
         if fallbacks and self.settings.strict_cards:
             more = f" (and {len(fallbacks) - 1} more)" if len(fallbacks) > 1 else ""
             raise ConfigError(f"{fallbacks[0]}{more}; strict_cards refuses model fallbacks")
         if warn:
-            for line in fallbacks:
+            for line in fallback_summary(models):
                 _log().warning("card.model_fallback", detail=line)
         return fallbacks
 
@@ -342,8 +362,8 @@ class Orchestrator:
     async def aclose(self) -> None:
         """Close what was built: MCP servers, the toolbox, the providers' HTTP client, telemetry, the trace store."""
         built = self.__dict__
-        if "team" in built:  # the MCP servers the specialists started
-            await self.team.aclose()
+        if "mcp_servers" in built:  # the MCP servers the specialists started
+            await self.mcp_servers.aclose()
         if "toolbox" in built or self._toolbox is not None:  # a given toolbox is closed too
             await self.toolbox.aclose()
         if "models" in built:

@@ -113,14 +113,14 @@ class Team:
         toolbox: SandboxTools,
         *,
         max_hops: int,
-        mcp: McpSettings | None = None,
+        mcp: McpServers | None = None,
     ) -> None:
-        """Build one agent per card; `mcp` bounds the MCP servers cards bring (started on first use)."""
+        """Build one agent per card; `mcp` holds the MCP servers the cards bring (started on first use)."""
         self.cards = dict(cards)
         self.graph = graph
         self.toolbox = toolbox
         self.max_hops = max_hops
-        self.mcp = McpServers(self.cards, mcp or McpSettings())
+        self.mcp = mcp if mcp is not None else McpServers(self.cards, McpSettings())
         hooks = trace_hooks()
         # One Tool per function for the whole team: building a tool's JSON schema is the costly part.
         shared = {
@@ -212,10 +212,6 @@ class Team:
         )
         answer = await self.run_specialist(to, question, child, ctx.usage, ctx.usage_limits)
         return {"agent": to, "answer": answer}
-
-    async def aclose(self) -> None:
-        """Stop the MCP servers the specialists started."""
-        await self.mcp.aclose()
 
     async def synthesize(
         self, question: str, outputs: list[SpecialistOutput], deps: RunDeps, usage: RunUsage, limits: UsageLimits

@@ -173,6 +173,6 @@ def registry_files_for(directory: Path) -> list[Path]:
     found: list[Path] = []
     resolved = directory.resolve()
     if resolved.name == "agents" and resolved.parent.name == ".claude":
-        found.append(resolved.parent.parent / ".mcp.json")
-    found.append(resolved / ".mcp.json")
+        found.append(directory / ".." / ".." / ".mcp.json")
+    found.append(directory / ".mcp.json")
     return [f for f in found if f.is_file()]

@@ -92,14 +92,39 @@ class CardModel(BaseModel):
     card: str
     written: str
     spec: str
+    """What the card runs on: the resolved model, or the configured default when it falls back."""
+    wanted: str | None = None
+    """The spec the card asked for, when it resolved to one (`sonnet` -> `anthropic:claude-sonnet-5-5`)."""
     fallback: str | None = None
     """Why the card runs on the configured default instead (unknown alias, no API key); None when it does not."""
 
-    def warning(self, path: str = "") -> str | None:
+    def warning(self, where: str = "") -> str | None:
+        """One line naming the card (and `where`, its file:line) when it falls back, else None."""
         if self.fallback is None:
             return None
-        where = f" ({path})" if path else ""
-        return f"card '{self.card}'{where}: model '{self.written}' {self.fallback}: using the default '{self.spec}'"
+        place = f" ({where})" if where else ""
+        wanted = f" ({self.wanted})" if self.wanted and self.wanted != self.written else ""
+        head = f"card '{self.card}'{place}: model '{self.written}'{wanted}"
+        return f"{head} {self.fallback}: using the default '{self.spec}'"
+
+
+def fallback_summary(models: list[CardModel], limit: int = 8) -> list[str]:
+    """Card model fallbacks grouped by reason, one line per reason naming the cards.
+
+    A folder of 150 cards that all say `model: sonnet` on a machine without an Anthropic key is one
+    warning naming them, not 150.
+    """
+    groups: dict[tuple[str, str], list[CardModel]] = {}
+    for m in models:
+        if m.fallback is not None:
+            groups.setdefault((m.fallback, m.spec), []).append(m)
+    lines: list[str] = []
+    for (reason, spec), members in groups.items():
+        names = ", ".join(f"{m.card} ({m.written})" for m in members[:limit])
+        more = f" and {len(members) - limit} more" if len(members) > limit else ""
+        noun = "card" if len(members) == 1 else f"{len(members)} cards"
+        lines.append(f"{noun} {names}{more}: model {reason}: using the default '{spec}'")
+    return lines
 
 
 _BARE_IDS: tuple[tuple[str, Provider], ...] = (
@@ -133,17 +158,17 @@ def card_model(settings: Settings, card: AgentCard) -> CardModel:
         known = ", ".join(sorted(settings.model_aliases)) or "none"
         reason = f"is neither an alias ({known}, inherit), a model id nor a model spec"
         return CardModel(card=card.name, written=written, spec=default, fallback=reason)
-    shown = f"({spec}) " if str(spec) != written else ""
+    wanted = str(spec)
     try:
         api_key(spec, settings.api_key_env)
     except ConfigError:
         var = KEY_ENV.get(spec.provider, settings.api_key_env)
-        return CardModel(
-            card=card.name, written=written, spec=default, fallback=f"{shown}needs {var}, which is not set"
-        )
+        reason = f"needs {var}, which is not set"
+        return CardModel(card=card.name, written=written, spec=default, wanted=wanted, fallback=reason)
     if spec.provider == "openai-compatible" and not (spec.base_url or settings.base_url):
-        return CardModel(card=card.name, written=written, spec=default, fallback=f"{shown}needs a base URL (base_url)")
-    return CardModel(card=card.name, written=written, spec=str(spec))
+        reason = "needs a base URL (base_url)"
+        return CardModel(card=card.name, written=written, spec=default, wanted=wanted, fallback=reason)
+    return CardModel(card=card.name, written=written, spec=wanted, wanted=wanted)
 
 
 def card_models(settings: Settings, cards: Mapping[str, AgentCard]) -> list[CardModel]:
