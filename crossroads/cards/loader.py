@@ -166,7 +166,8 @@ class _Reader:
             meta = yaml.load(frontmatter, Loader=_SAFE_LOADER)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 2 if mark is not None else None
+            # +2: 0-based, after the opening '---'; an error noticed at the end points at the last field line
+            line = min(mark.line + 2, frontmatter.count("\n") + 2) if mark is not None else None
             raise self.fatal(
                 f"frontmatter is not valid YAML: {getattr(exc, 'problem', None) or exc}", line=line
             ) from None

@@ -80,6 +80,10 @@ def agents(
     problems = orchestrator.card_set.problems()
     if problems:
         skipped = len(orchestrator.card_set.skipped)
+        for issue in problems[:10]:
+            err.print(
+                f"{'skipped' if issue.severity == 'error' else 'warning'}: {issue}", highlight=False, markup=False
+            )
         err.print(
             f"{skipped} card file(s) skipped, {len(problems) - skipped} warning(s):"
             " crossroads agents --check lists them",
