@@ -441,3 +441,21 @@ def test_route_and_ask_with_a_user_folder_only(cli: CliRunner) -> None:
     )
     assert asked.exit_code == 0, asked.output
     assert [t["agent"] for t in json.loads(asked.stdout)["route"]["targets"]] == ["api-designer"]
+
+
+def test_scenarios_run_against_a_user_folder_only(cli: CliRunner, tmp_path: Path) -> None:
+    scenario = tmp_path / "team.yaml"
+    scenario.write_text(
+        "tests:\n"
+        "  - id: api-pagination\n"
+        "    agent: api-designer\n"
+        "    question: How should I paginate a large collection?\n"
+        f"    config: {{cards: [{F}], builtin_cards: false}}\n"
+        "    assert:\n"
+        "      - {type: route, value: {exactly: [api-designer]}}\n"
+        "      - {type: icontains, value: cursor}\n"
+    )
+    result = cli.invoke(app, ["test", str(scenario)])
+    assert result.exit_code == 0, result.output
+    strict = cli.invoke(app, ["test", str(scenario), "--strict"])
+    assert strict.exit_code != 0 and "broken-yaml.md:3" in strict.output.replace("\n", "")

@@ -139,13 +139,14 @@ def _fit(
     write: bool,
     min_abstain_recall: float,
     as_json: bool,
+    card_options: dict[str, Any] | None = None,
 ) -> None:
     from crossroads.config.settings import default_config_file
     from crossroads.router.decision import Rule
     from crossroads.router.examples import load_examples
     from crossroads.router.fit import fit_rule, toml_snippet, write_rule
 
-    orchestrator = _setup(config, cards_dirs, "local")
+    orchestrator = _setup(config, cards_dirs, "local", card_options)
     examples = load_examples(file, known_agents=orchestrator.cards)
     if not examples:
         raise InputError(f"{file}: no examples")
@@ -226,7 +227,7 @@ def register(app: typer.Typer) -> None:
             if args[0] == "eval":
                 _eval(file, config, cards, mode, as_json, card_options)
             else:
-                _fit(file, config, cards, write, min_abstain_recall, as_json)
+                _fit(file, config, cards, write, min_abstain_recall, as_json, card_options)
             return
         question = read_text_arg(" ".join(args)) if args != ["-"] else read_text_arg("-")
         if not question.strip():
