@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crossroads.cards import AgentCard, CardSet, scan_cards
+from crossroads.cards import AgentCard, CardSet, agent_id, scan_cards
 from crossroads.config import Settings, load_settings
 from crossroads.errors import ConfigError, CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
 from crossroads.events import (
@@ -256,6 +256,9 @@ class Orchestrator:
         """How every card's `model:` resolves here (alias, key present), with the reason of any fallback."""
         return card_models(self.settings, self.cards)
 
+    def _agent_id(self, name: str) -> str:
+        return name if name in self.cards else agent_id(name)
+
     def _where(self, card: str, key: str) -> str:
         c = self.cards[card]
         line = c.field_lines.get(key)
@@ -308,9 +311,12 @@ class Orchestrator:
         return question.strip()
 
     def check_request(self, question: str, agent: str | None) -> str:
-        """`check_question`, and an `agent` that bypasses routing must be one of the specialists."""
+        """`check_question`, and an `agent` that bypasses routing must be one of the specialists.
+
+        A card's name as written (`data_scientist`) names it as well as its agent id (`data-scientist`).
+        """
         question = self.check_question(question)
-        if agent is not None and agent not in self.cards:
+        if agent is not None and self._agent_id(agent) not in self.cards:
             raise InputError(f"unknown agent '{agent}'; known: {', '.join(sorted(self.cards))}")
         return question
 
@@ -401,7 +407,7 @@ class Orchestrator:
 
     async def _decide(self, question: str, agent: str | None) -> RouteDecision:
         if agent is not None:
-            target = RouteTarget(agent=agent, confidence=1.0, sub_question=question)
+            target = RouteTarget(agent=self._agent_id(agent), confidence=1.0, sub_question=question)
             return RouteDecision(targets=[target], stage="fixed", reason="agent chosen by the caller")
         return await self.router.route(question)
 

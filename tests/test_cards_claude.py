@@ -217,6 +217,8 @@ def test_a_folder_with_no_good_card_is_one_clear_error(tmp_path: Path) -> None:
     shutil.copy(FIXTURE / "broken-yaml.md", tmp_path)
     with pytest.raises(CardError, match=r"no agent cards found \(1 file\(s\) skipped: .*broken-yaml.md:3"):
         scan_cards([tmp_path], include_packaged=False)
+    with pytest.raises(CardError, match=r"builtin_cards is off and no cards folder is given"):
+        scan_cards([], include_packaged=False)
 
 
 def test_tool_grants_and_mcp_patterns() -> None:
@@ -436,8 +438,8 @@ def test_route_and_ask_with_a_user_folder_only(cli: CliRunner) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["targets"][0]["agent"] == "dotnet-framework-4-8-expert"
-    asked = cli.invoke(
-        app, ["ask", "--no-builtin", "--cards", F, "--agent", "api-designer", "--json", "How should I paginate?"]
+    asked = cli.invoke(  # the name as the card writes it works as well as the agent id
+        app, ["ask", "--no-builtin", "--cards", F, "--agent", "API-Designer", "--json", "How should I paginate?"]
     )
     assert asked.exit_code == 0, asked.output
     assert [t["agent"] for t in json.loads(asked.stdout)["route"]["targets"]] == ["api-designer"]

@@ -424,9 +424,11 @@ def scan_cards(
         _registry_issues(registry, result)
         _scan_directory(directory, registry, result)
     _check_handoffs(result)
+    if not dirs:
+        raise CardError("cards", "no agent cards: builtin_cards is off and no cards folder is given (--cards DIR)")
     if not result.cards:
         skipped = f" ({len(result.skipped)} file(s) skipped: {result.skipped[0]})" if result.skipped else ""
-        raise CardError(", ".join(str(d) for d in dirs) or "(no directories)", f"no agent cards found{skipped}")
+        raise CardError(", ".join(str(d) for d in dirs), f"no agent cards found{skipped}")
     return result
 
 
