@@ -99,7 +99,7 @@ class McpServers:
         if state.toolset is None:
             mcp = _import_mcp()
             state.toolset = toolset = mcp.MCPToolset(
-                _Deferred(state.server).transport(),
+                _transport(state.server),
                 id=state.server.tool_prefix.strip("_"),
                 init_timeout=self.settings.start_timeout,
                 tool_error_behavior="failed",  # a server's error is a failed tool the model sees, not a crash
@@ -171,31 +171,29 @@ class McpServers:
                 state.tools, state.start_ms = [], None
 
 
-class _Deferred:
-    """Builds a server's transport with its `${VAR}`s expanded (at start, never at card load)."""
+def _transport(server: McpServer) -> Any:
+    """The FastMCP transport of a server, its `${VAR}`s expanded now (when the agents are built).
 
-    def __init__(self, server: McpServer) -> None:
-        self.server = server
+    A server with an unset variable gets a transport that never connects: `_start` refuses it first,
+    naming the variable.
+    """
+    from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
 
-    def transport(self) -> Any:
-        from fastmcp.client.transports import SSETransport, StdioTransport, StreamableHttpTransport
-
-        server = self.server
-        if server.missing_variables():  # `_start` reports them; build a transport that never connects
-            server = server.model_copy(update={"command": "false", "args": (), "url": "http://127.0.0.1:9/"})
-        else:
-            server = server.expanded()
-        if server.transport == "stdio":
-            return StdioTransport(
-                command=server.command or "",
-                args=list(server.args),
-                env=dict(server.env) or None,
-                cwd=server.cwd,
-                keep_alive=False,  # the process ends when the toolset closes: no server outlives crossroads
-            )
-        if server.transport == "sse":
-            return SSETransport(server.url or "", headers=dict(server.headers) or None)
-        return StreamableHttpTransport(server.url or "", headers=dict(server.headers) or None)
+    if server.missing_variables():
+        server = server.model_copy(update={"command": "false", "args": (), "url": "http://127.0.0.1:9/"})
+    else:
+        server = server.expanded()
+    if server.transport == "stdio":
+        return StdioTransport(
+            command=server.command or "",
+            args=list(server.args),
+            env=dict(server.env) or None,
+            cwd=server.cwd,
+            keep_alive=False,  # the process ends when the toolset closes: no server outlives crossroads
+        )
+    if server.transport == "sse":
+        return SSETransport(server.url or "", headers=dict(server.headers) or None)
+    return StreamableHttpTransport(server.url or "", headers=dict(server.headers) or None)
 
 
 async def _quiet_close(stack: AsyncExitStack) -> None:
