@@ -34,10 +34,13 @@ class ConfigError(CrossroadsError):
 class CardError(ConfigError):
     """An agent card that cannot be loaded."""
 
-    def __init__(self, path: str, message: str, *, field: str | None = None) -> None:
+    def __init__(self, path: str, message: str, *, field: str | None = None, line: int | None = None) -> None:
         self.path = path
         self.field = field
-        where = f"{path}: field '{field}'" if field else path
+        self.line = line
+        where = f"{path}:{line}" if line else path
+        where = f"{where}: field '{field}'" if field else where
+        self.message = message
         super().__init__(f"{where}: {message}")
 
 

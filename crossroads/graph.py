@@ -92,10 +92,19 @@ class HandoffGraph:
         return g
 
     @classmethod
-    def build(cls, cards: Mapping[str, AgentCard], graph_file: Path | None = None) -> HandoffGraph:
-        """Edges come from the graph file; a card that file never mentions brings its own `handoffs`."""
-        path = graph_file or PACKAGED_GRAPH
-        edges = read_graph_file(path)
+    def build(
+        cls, cards: Mapping[str, AgentCard], graph_file: Path | None = None, *, packaged: bool = True
+    ) -> HandoffGraph:
+        """Edges come from the graph file; a card that file never mentions brings its own `handoffs`.
+
+        Without a graph file the packaged graph applies, which is about the packaged cards: `packaged=False`
+        (no packaged cards loaded, `builtin_cards = false`) leaves it out, so the cards' own `handoffs`
+        are the whole graph.
+        """
+        if graph_file is None and not packaged:
+            edges: list[Edge] = []
+        else:
+            edges = read_graph_file(graph_file or PACKAGED_GRAPH)
         mentioned = {e.source for e in edges} | {e.target for e in edges}
         for card in cards.values():
             if card.name in mentioned:

@@ -20,9 +20,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crossroads.cards import AgentCard, load_cards
+from crossroads.cards import AgentCard, CardSet, agent_id, scan_cards
 from crossroads.config import Settings, load_settings
-from crossroads.errors import CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
+from crossroads.errors import ConfigError, CrossroadsError, InputError, LimitExceeded, ProviderError, RunError
 from crossroads.events import (
     Done,
     ErrorEvent,
@@ -33,7 +33,7 @@ from crossroads.events import (
     SynthesisStarted,
 )
 from crossroads.graph import ROUTER, HandoffGraph
-from crossroads.providers.specs import check_roles, wants_router_model
+from crossroads.providers.specs import CardModel, card_models, check_roles, fallback_summary, wants_router_model
 from crossroads.redact import redact
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, Usage
 from crossroads.router.base import Router
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from pydantic_ai.models import Model
     from pydantic_ai.usage import RunUsage, UsageLimits
 
+    from crossroads.agents.mcp import McpServers, ServerState
     from crossroads.agents.team import RunDeps, Team
     from crossroads.offline.specialist import Scorer
     from crossroads.providers import ModelFactory
@@ -97,11 +98,22 @@ class Orchestrator:
         instance is used as given and only flushed in `aclose` (its owner closes it).
         `tracer_provider`: an OpenTelemetry provider to send spans to (else `settings.otel_endpoint`).
 
+        Cards: the packaged ones (unless `settings.builtin_cards` is false), then `settings.cards` and
+        `cards_dirs`. A broken card file is skipped and logged as a warning naming file, line and field
+        (`card_set.issues` has every issue); with `settings.strict_cards` any warning is a `CardError`.
         Raises `CardError` or `GraphError` for a broken card or graph (model specs: see `prepare`).
         """
         self.settings = settings or load_settings()
-        self.cards: dict[str, AgentCard] = load_cards([*self.settings.cards, *cards_dirs])
-        self.graph = HandoffGraph.build(self.cards, self.settings.graph)
+        self.card_set: CardSet = scan_cards(
+            [*self.settings.cards, *cards_dirs],
+            include_packaged=self.settings.builtin_cards,
+            mcp_files=self.settings.mcp.config,
+        )
+        if self.settings.strict_cards:
+            self.card_set.raise_if_strict()
+        self.cards: dict[str, AgentCard] = self.card_set.cards
+        self._cards_reported = False
+        self.graph = HandoffGraph.build(self.cards, self.settings.graph, packaged=self.settings.builtin_cards)
         self._router = router
         self._scorer = scorer
         self._toolbox = toolbox
@@ -121,9 +133,23 @@ class Orchestrator:
 
     # -- the parts, built on first use -----------------------------------------------------------------
 
+    def report_cards(self) -> None:
+        """Log each skipped card file and card warning, once per orchestrator (structlog, stderr).
+
+        `prepare` and the first routing call it; `crossroads agents --check` lists them (and the notes).
+        """
+        if self._cards_reported:
+            return
+        self._cards_reported = True
+        if problems := self.card_set.problems():
+            self._ensure_logging()
+            for issue in problems:
+                _log().warning("card.skipped" if issue.severity == "error" else "card.warning", detail=str(issue))
+
     @cached_property
     def router(self) -> Router:
         """The router given to the constructor, else the cascade of `settings.router.mode`."""
+        self.report_cards()
         if self._router is not None:
             return self._router
         return self.cascade
@@ -199,18 +225,75 @@ class Orchestrator:
         """One pydantic-ai agent per card, the handoff tool and the synthesiser."""
         from crossroads.agents.team import Team
 
-        return Team(self.cards, self.graph, self.models, self.toolbox, max_hops=self.settings.limits.max_hops)
+        return Team(
+            self.cards,
+            self.graph,
+            self.models,
+            self.toolbox,
+            max_hops=self.settings.limits.max_hops,
+            mcp=self.mcp_servers,
+        )
+
+    @cached_property
+    def mcp_servers(self) -> McpServers:
+        """The MCP servers the cards bring (`mcpServers`): started on a specialist's first run, stopped in `aclose`."""
+        from crossroads.agents.mcp import McpServers
+
+        return McpServers(self.cards, self.settings.mcp)
+
+    async def probe_mcp(self) -> dict[str, list[tuple[ServerState, str | None]]]:
+        """Start every card's MCP servers now: per card, each server with its start error or None.
+
+        For `crossroads agents --check`; the servers stay up until `aclose`.
+        """
+        from crossroads.agents.mcp import probe
+
+        return {
+            name: await probe(self.mcp_servers, name) for name in sorted(self.cards) if self.cards[name].mcp_servers
+        }
+
+    def card_models(self) -> list[CardModel]:
+        """How every card's `model:` resolves here (alias, key present), with the reason of any fallback."""
+        return card_models(self.settings, self.cards)
+
+    def _agent_id(self, name: str) -> str:
+        return name if name in self.cards else agent_id(name)
+
+    def _where(self, card: str, key: str) -> str:
+        c = self.cards[card]
+        line = c.field_lines.get(key)
+        return f"{c.path}:{line}" if line else c.path
+
+    def check_config(self, *, warn: bool = True) -> list[str]:
+        """Check every model spec and key without building anything; the card model fallbacks, one line each.
+
+        Raises `ConfigError` as `prepare` does, and for a card model that falls back when
+        `settings.strict_cards` is set. `warn` logs the fallbacks: one warning per reason, naming the cards.
+        """
+        check_roles(self.settings, self.cards)
+        models = self.card_models()
+        fallbacks = [w for m in models if (w := m.warning(self._where(m.card, "model")))]
+        if fallbacks and self.settings.strict_cards:
+            more = f" (and {len(fallbacks) - 1} more)" if len(fallbacks) > 1 else ""
+            raise ConfigError(f"{fallbacks[0]}{more}; strict_cards refuses model fallbacks")
+        if warn:
+            for line in fallback_summary(models):
+                _log().warning("card.model_fallback", detail=line)
+        return fallbacks
 
     def prepare(self) -> Orchestrator:
         """Check every model spec and key, and build the router, the models and the agents now.
 
         Raises `ConfigError` for a model spec that does not parse, a hosted model whose API key is not
-        set, or an OpenAI-compatible model without a base URL. `ask` and `stream` call it; call it
-        yourself to fail at start-up rather than at the first question. Returns the orchestrator.
+        set, or an OpenAI-compatible model without a base URL. A card whose `model:` cannot be used here
+        (unknown alias, no key for its provider) runs on the configured default, with one warning naming
+        the card (`check_config`). `ask` and `stream` call it; call it yourself to fail at start-up rather
+        than at the first question. Returns the orchestrator.
         """
         if "team" not in self.__dict__:
             self._ensure_logging()
-            check_roles(self.settings, self.cards)
+            self.report_cards()
+            self.check_config()
             _ = self.router, self.team
         return self
 
@@ -228,9 +311,12 @@ class Orchestrator:
         return question.strip()
 
     def check_request(self, question: str, agent: str | None) -> str:
-        """`check_question`, and an `agent` that bypasses routing must be one of the specialists."""
+        """`check_question`, and an `agent` that bypasses routing must be one of the specialists.
+
+        A card's name as written (`data_scientist`) names it as well as its agent id (`data-scientist`).
+        """
         question = self.check_question(question)
-        if agent is not None and agent not in self.cards:
+        if agent is not None and self._agent_id(agent) not in self.cards:
             raise InputError(f"unknown agent '{agent}'; known: {', '.join(sorted(self.cards))}")
         return question
 
@@ -280,8 +366,10 @@ class Orchestrator:
         return self._runner.run(self.ask(question, agent=agent))
 
     async def aclose(self) -> None:
-        """Close what was built: the toolbox, the providers' HTTP client, telemetry and the trace store."""
+        """Close what was built: MCP servers, the toolbox, the providers' HTTP client, telemetry, the trace store."""
         built = self.__dict__
+        if "mcp_servers" in built:  # the MCP servers the specialists started
+            await self.mcp_servers.aclose()
         if "toolbox" in built or self._toolbox is not None:  # a given toolbox is closed too
             await self.toolbox.aclose()
         if "models" in built:
@@ -319,7 +407,7 @@ class Orchestrator:
 
     async def _decide(self, question: str, agent: str | None) -> RouteDecision:
         if agent is not None:
-            target = RouteTarget(agent=agent, confidence=1.0, sub_question=question)
+            target = RouteTarget(agent=self._agent_id(agent), confidence=1.0, sub_question=question)
             return RouteDecision(targets=[target], stage="fixed", reason="agent chosen by the caller")
         return await self.router.route(question)
 

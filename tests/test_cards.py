@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from crossroads.cards import KNOWN_TOOLS, load_cards, parse_card
+from crossroads.cards import KNOWN_TOOLS, load_cards, parse_card, read_card, scan_cards
 from crossroads.errors import CardError
 
 GOOD = """---
@@ -89,9 +89,8 @@ def test_parse_card_fields_and_sections() -> None:
         ("---\nname: [unclosed\n---\nbody", None, "not valid YAML"),
         ("---\ndescription: x\n---\nbody", "name", "required"),
         ("---\nname: x\n---\nbody", "description", "required"),
-        ("---\nname: x\ndescription: y\ntools: [run_python, rm_rf]\n---\n", "tools", "unknown tool"),
-        ("---\nname: Bad Name\ndescription: y\n---\n", "name", "pattern"),
-        ("---\nname: x\ndescription: y\ncolour: red\n---\n", "colour", "Extra inputs"),
+        ("---\nname: '***'\ndescription: y\n---\n", "name", "no letters or digits"),
+        ("---\nname: router\ndescription: y\n---\n", "name", "reserved"),
         ("---\n- a list\n---\n", None, "mapping"),
     ],
 )
@@ -105,6 +104,21 @@ def test_broken_cards_name_file_and_field(text: str, field: str | None, fragment
         assert f"field '{field}'" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "field", "fragment"),
+    [
+        ("---\nname: x\ndescription: y\ntools: [run_python, rm_rf]\n---\n", "tools", "'rm_rf' is not a Claude Code"),
+        ("---\nname: x\ndescription: y\ncolour: red\n---\n", "colour", "misspelling of 'color'"),
+    ],
+)
+def test_doubtful_fields_are_warnings_and_the_card_loads(text: str, field: str, fragment: str) -> None:
+    card, issues = read_card(text, "cards/doubtful.md")
+    assert card.name == "x"
+    warnings = [i for i in issues if i.severity == "warning"]
+    assert [i.field for i in warnings] == [field]
+    assert fragment in str(warnings[0]) and str(warnings[0]).startswith("cards/doubtful.md:4: field")
+
+
 def test_user_directory_adds_and_overrides_cards(tmp_path: Path) -> None:
     (tmp_path / "quantum.md").write_text(GOOD)
     override = load_cards()["language"].model_copy()
@@ -116,11 +130,16 @@ def test_user_directory_adds_and_overrides_cards(tmp_path: Path) -> None:
     assert override.description != "Only Rust."
 
 
-def test_duplicate_names_in_one_directory_are_an_error(tmp_path: Path) -> None:
+def test_duplicate_names_in_one_directory_skip_the_second(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text(GOOD)
-    (tmp_path / "b.md").write_text(GOOD)
-    with pytest.raises(CardError, match="duplicate card name 'quantum'"):
-        load_cards([tmp_path])
+    (tmp_path / "b.md").write_text(GOOD.replace("Quantum computing questions.", "Second."))
+    found = scan_cards([tmp_path], include_packaged=False)
+    assert found.cards["quantum"].path.endswith("a.md")
+    assert [str(i) for i in found.skipped] == [
+        f"{tmp_path / 'b.md'}:2: field 'name': agent id 'quantum' is already taken by {tmp_path / 'a.md'}: skipped"
+    ]
+    with pytest.raises(CardError, match="already taken"):
+        load_cards([tmp_path], strict=True)
 
 
 def test_missing_directory_is_an_error(tmp_path: Path) -> None:

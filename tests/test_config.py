@@ -62,9 +62,23 @@ def test_bad_env_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
 def test_packaged_defaults_file_agrees_with_the_models() -> None:
     """defaults.toml is what ships; the models' own defaults (used by code that builds them directly,
     e.g. benchmarks) must not drift from it."""
-    from crossroads.config import LimitsSettings, RouterSettings, SandboxSettings
+    from crossroads.config import (
+        DEFAULT_MODEL_ALIASES,
+        LimitsSettings,
+        McpSettings,
+        RouterSettings,
+        SandboxSettings,
+        Settings,
+    )
 
     s = load_settings()
     assert s.router == RouterSettings()
     assert s.limits == LimitsSettings()
     assert s.sandbox == SandboxSettings()
+    assert s.mcp == McpSettings()
+    assert (
+        s.model_aliases
+        == DEFAULT_MODEL_ALIASES
+        == Settings.model_fields["model_aliases"].get_default(call_default_factory=True)
+    )
+    assert (s.builtin_cards, s.strict_cards) == (True, False)

@@ -17,9 +17,11 @@ from typing import Any
 from pydantic_ai import Agent, RunContext, Tool
 from pydantic_ai.usage import RunUsage, UsageLimits
 
+from crossroads.agents.mcp import McpServers
 from crossroads.agents.tracing import trace_hooks
 from crossroads.cards import AgentCard
-from crossroads.errors import LimitExceeded
+from crossroads.config import McpSettings
+from crossroads.errors import LimitExceeded, RunError
 from crossroads.graph import ROUTER, HandoffGraph
 from crossroads.prompting import (
     SYNTHESIS_INSTRUCTIONS,
@@ -111,11 +113,14 @@ class Team:
         toolbox: SandboxTools,
         *,
         max_hops: int,
+        mcp: McpServers | None = None,
     ) -> None:
+        """Build one agent per card; `mcp` holds the MCP servers the cards bring (started on first use)."""
         self.cards = dict(cards)
         self.graph = graph
         self.toolbox = toolbox
         self.max_hops = max_hops
+        self.mcp = mcp if mcp is not None else McpServers(self.cards, McpSettings())
         hooks = trace_hooks()
         # One Tool per function for the whole team: building a tool's JSON schema is the costly part.
         shared = {
@@ -143,6 +148,7 @@ class Team:
                 output_type=str,
                 instructions=specialist_instructions(card, neighbours),
                 tools=tools,
+                toolsets=self.mcp.toolsets(card) or None,
                 capabilities=[hooks, *models.capabilities(name)],
                 retries=2,
             )
@@ -159,6 +165,7 @@ class Team:
         self, agent: str, part: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits | None
     ) -> str:
         prompt = specialist_prompt(part, deps.question, deps.covered)
+        await self.mcp.start(agent)
         result = await self.agents[agent].run(prompt, deps=deps, usage=usage, usage_limits=limits)
         return result.output
 
@@ -173,6 +180,11 @@ class Team:
             refusal = f"'{to}' was already visited on this path ({' -> '.join(deps.visited)})"
         elif to in deps.claimed:
             refusal = f"'{to}' is already answering another part of this question in parallel"
+        else:
+            try:  # a neighbour whose MCP servers cannot start is unavailable, not a failure of this branch
+                await self.mcp.start(to)
+            except RunError as exc:
+                refusal = str(exc)
         if refusal:
             deps.trace.add_handoff(
                 HandoffRecord(source=deps.agent, target=to, reason=reason, hop=hop, accepted=False, note=refusal)

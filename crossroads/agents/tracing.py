@@ -7,6 +7,7 @@ agent of a team.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -20,11 +21,36 @@ from crossroads.redact import redact
 from crossroads.result import ModelRequestRecord, ToolCallRecord
 from crossroads.trace import traced
 
+MCP_PREFIX = "mcp__"
+"""MCP tools (`crossroads.agents.mcp`) are named `mcp__<server>__<tool>`."""
+
 
 def _jsonable(value: Any) -> Any:
+    """A tool result as JSON data for the trace.
+
+    MCP servers may return anything (text, structured content, images): what JSON cannot hold is recorded
+    by its type and size, never dropped silently.
+    """
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        data = getattr(value, "data", None)
+        if isinstance(data, bytes):
+            return {"type": type(value).__name__, "media_type": getattr(value, "media_type", None), "bytes": len(data)}
+        return {"type": type(value).__name__, "repr": repr(value)[:500]}
     return value
+
+
+def _ok(name: str, payload: Any) -> bool:
+    """Whether a tool that returned reported success.
+
+    Our tools say so in their result; an MCP tool that returned succeeded (a failed one raises `ToolFailed`).
+    """
+    if name.startswith(MCP_PREFIX) or not isinstance(payload, dict):
+        return True
+    return bool(payload.get("ok", payload.get("verified") is not None))
 
 
 def trace_hooks() -> Hooks[Any]:
@@ -90,7 +116,7 @@ def trace_hooks() -> Hooks[Any]:
             )
             raise
         payload = _jsonable(result)
-        ok = bool(payload.get("ok", payload.get("verified") is not None)) if isinstance(payload, dict) else True
+        ok = _ok(call.tool_name, payload)
         ctx.deps.trace.add_tool_call(
             ToolCallRecord(
                 agent=ctx.deps.agent,

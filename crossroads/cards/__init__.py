@@ -1,6 +1,12 @@
-"""Agent cards: the specialists' definitions (model) and how they are read from files (loader)."""
+"""Agent cards: the specialists' definitions and how they are read from files.
 
-from crossroads.cards.loader import load_card, load_cards, parse_card
+`model` is the card, `loader` reads folders of them, `claude` is what crossroads knows of the Claude Code
+subagent format, and `mcp_config` the MCP servers cards bring.
+"""
+
+from crossroads.cards.claude import CLAUDE_FIELDS, CLAUDE_TOOLS, agent_id, mcp_tool_allowed
+from crossroads.cards.loader import CardIssue, CardSet, load_card, load_cards, parse_card, read_card, scan_cards
+from crossroads.cards.mcp_config import McpRegistry, McpServer
 from crossroads.cards.model import (
     KNOWN_TOOLS,
     PACKAGED_CARDS_DIR,
@@ -11,13 +17,23 @@ from crossroads.cards.model import (
 )
 
 __all__ = [
+    "CLAUDE_FIELDS",
+    "CLAUDE_TOOLS",
     "KNOWN_TOOLS",
     "PACKAGED_CARDS_DIR",
     "AgentCard",
+    "CardIssue",
     "CardSection",
+    "CardSet",
     "Handoff",
+    "McpRegistry",
+    "McpServer",
+    "agent_id",
     "load_card",
     "load_cards",
+    "mcp_tool_allowed",
     "parse_card",
+    "read_card",
+    "scan_cards",
     "split_sections",
 ]

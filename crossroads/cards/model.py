@@ -1,8 +1,10 @@
 """The agent card model: a specialist's definition as crossroads reads it.
 
 A card is markdown with YAML frontmatter (the Claude Code subagent format). The frontmatter says who the
-specialist is (`name`, `description`, `tools`, `model`, `capabilities`, `handoffs`); the markdown body is
-the specialist's knowledge, split into sections that the offline model and the router read.
+specialist is (`name`, `description`, `tools`, `model`, `mcpServers`, plus crossroads' `capabilities` and
+`handoffs`); the markdown body is the specialist's knowledge, split into sections that the offline model
+and the router read. Claude Code fields crossroads does not act on are kept on the card (`claude`), so
+nothing written in a card is lost or silently reinterpreted.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from crossroads.cards.claude import agent_id
+from crossroads.cards.mcp_config import McpServer
 
 PACKAGED_CARDS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 KNOWN_TOOLS = frozenset({"run_python", "check_math", "run_sql"})
-NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+NAME_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+"""Agent ids: lower-case words joined by `-` (`claude.agent_id` maps any card name onto one)."""
 RESERVED_NAMES = frozenset({"router", "synthesizer"})
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
@@ -28,6 +34,11 @@ class Handoff(BaseModel):
 
     to: str = Field(pattern=NAME_PATTERN)
     reason: str = Field(min_length=1)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _to_id(cls, value: Any) -> Any:
+        return agent_id(value) if isinstance(value, str) else value
 
 
 class CardSection(BaseModel):
@@ -45,14 +56,44 @@ class AgentCard(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
+    """The agent id: the graph node, `crossroads/<name>` model id, `--agent` value (`claude.agent_id`)."""
     description: str = Field(min_length=1)
     tools: tuple[str, ...] = ()
+    """crossroads tools granted (a subset of `KNOWN_TOOLS`), after mapping Claude Code names."""
     model: str = "inherit"
+    """As written: `inherit`, an alias (`sonnet`), a model id or a crossroads spec (`providers.specs`)."""
     capabilities: tuple[str, ...] = ()
     handoffs: tuple[Handoff, ...] = ()
     title: str = ""
     body: str = ""
     path: str = ""
+    source_name: str = ""
+    """The name as the card wrote it (`data_scientist`); `name` is its agent id (`data-scientist`)."""
+    declared_tools: tuple[str, ...] | None = None
+    """`tools` as written; None when the field is omitted (Claude Code: every tool)."""
+    disallowed_tools: tuple[str, ...] = ()
+    unavailable_tools: tuple[str, ...] = ()
+    """Claude Code tools the card lists that have no counterpart here (`Read`, `WebFetch`, ...)."""
+    mcp_servers: tuple[McpServer, ...] = ()
+    mcp_tools: tuple[str, ...] | None = None
+    """MCP tool patterns `tools` allows (`mcp__srv`, `mcp__srv__*`, `mcp__srv__tool`); None: all of them."""
+    mcp_denied: tuple[str, ...] = ()
+    claude: dict[str, Any] = Field(default_factory=dict)
+    """Claude Code fields kept but not acted on (`color`, `permissionMode`, ...), as written."""
+    unknown_fields: dict[str, Any] = Field(default_factory=dict)
+    """Frontmatter keys that are no known field (reported by the loader), as written."""
+    field_lines: dict[str, int] = Field(default_factory=dict)
+    """The line of each frontmatter field in `path`, so later checks (model fallback, handoffs) name it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_to_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            fields: dict[str, Any] = dict(data)
+            fields.setdefault("source_name", fields["name"])
+            fields["name"] = agent_id(fields["name"]) or fields["name"]
+            return fields
+        return data
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -94,7 +135,7 @@ class AgentCard(BaseModel):
 
     @property
     def display_name(self) -> str:
-        return self.title or self.name
+        return self.title or self.source_name or self.name
 
 
 def split_sections(body: str, root: str) -> list[CardSection]:

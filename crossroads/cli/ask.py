@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from crossroads.cli.app import CardsOpt, ConfigOpt, GraphOpt, JsonOpt, check_text, err, guarded, out, read_text_arg
-from crossroads.cli.common import settings_from_flags
+from crossroads.cli.common import NoBuiltinOpt, StrictOpt, card_flags, settings_from_flags
 
 if TYPE_CHECKING:
     from crossroads.result import AskResult
@@ -30,11 +30,15 @@ def ask(
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="Base URL of the provider.")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Wall time of the whole ask (s).")] = None,
+    strict: StrictOpt = False,
+    no_builtin: NoBuiltinOpt = False,
 ) -> None:
     """Answer a technical question with the right specialists."""
     text = read_text_arg(question)  # undecodable input is exit 2 before anything is loaded or asked
     check_text(agent, "--agent")
-    settings = settings_from_flags(config, cards, graph, model=model, base_url=base_url, timeout=timeout)
+    settings = settings_from_flags(
+        config, cards, graph, model=model, base_url=base_url, timeout=timeout, **card_flags(strict, no_builtin)
+    )
     from crossroads.errors import RunError
     from crossroads.orchestrator import Orchestrator
 

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from crossroads.cli.app import log_overrides
 from crossroads.config import Settings, load_settings
 from crossroads.logs import configure_logging
+
+StrictOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Exit 2 on any card warning, skipped card file or card model fallback (strict_cards, for CI)."
+    ),
+]
+NoBuiltinOpt = Annotated[
+    bool,
+    typer.Option("--no-builtin", help="Leave out the packaged specialists: the --cards folders are the whole team."),
+]
+
+
+def card_flags(strict: bool = False, no_builtin: bool = False) -> dict[str, Any]:
+    """`--strict` / `--no-builtin` as settings overrides (None: the flag was not given, the config decides)."""
+    return {"strict_cards": True if strict else None, "builtin_cards": False if no_builtin else None}
 
 
 def settings_from_flags(

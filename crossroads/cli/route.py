@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crossroads.cli.app import CardsOpt, ConfigOpt, JsonOpt, err, guarded, log_overrides, out, read_text_arg
+from crossroads.cli.common import NoBuiltinOpt, StrictOpt, card_flags
 from crossroads.errors import InputError
 
 if TYPE_CHECKING:
@@ -43,11 +44,13 @@ Lines of FILE.jsonl: {"question": "...", "labels": ["data-ai", ...]} (an empty l
 MODES = ("local", "llm", "cascade")
 
 
-def _setup(config: Path | None, cards_dirs: list[Path] | None, mode: str | None) -> Orchestrator:
+def _setup(
+    config: Path | None, cards_dirs: list[Path] | None, mode: str | None, card_options: dict[str, Any] | None = None
+) -> Orchestrator:
     from crossroads.config import load_settings
     from crossroads.orchestrator import Orchestrator
 
-    settings = load_settings(config, **log_overrides())
+    settings = load_settings(config, **log_overrides(), **(card_options or {}))
     if mode is not None:
         if mode not in MODES:
             raise InputError(f"--mode must be one of {', '.join(MODES)}, not '{mode}'")
@@ -111,11 +114,18 @@ def _print_report(report: EvalReport, path: Path, as_json: bool) -> None:
     out.print(matrix)
 
 
-def _eval(file: Path, config: Path | None, cards_dirs: list[Path] | None, mode: str | None, as_json: bool) -> None:
+def _eval(
+    file: Path,
+    config: Path | None,
+    cards_dirs: list[Path] | None,
+    mode: str | None,
+    as_json: bool,
+    card_options: dict[str, Any] | None = None,
+) -> None:
     from crossroads.router.evaluate import evaluate
     from crossroads.router.examples import load_examples
 
-    orchestrator = _setup(config, cards_dirs, mode)
+    orchestrator = _setup(config, cards_dirs, mode, card_options)
     examples = load_examples(file, known_agents=orchestrator.cards)
     if not examples:
         raise InputError(f"{file}: no examples")
@@ -129,13 +139,14 @@ def _fit(
     write: bool,
     min_abstain_recall: float,
     as_json: bool,
+    card_options: dict[str, Any] | None = None,
 ) -> None:
     from crossroads.config.settings import default_config_file
     from crossroads.router.decision import Rule
     from crossroads.router.examples import load_examples
     from crossroads.router.fit import fit_rule, toml_snippet, write_rule
 
-    orchestrator = _setup(config, cards_dirs, "local")
+    orchestrator = _setup(config, cards_dirs, "local", card_options)
     examples = load_examples(file, known_agents=orchestrator.cards)
     if not examples:
         raise InputError(f"{file}: no examples")
@@ -200,7 +211,10 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option("--min-abstain-recall", min=0, max=1, help="fit: abstain recall the fitted values must keep."),
         ] = 0.8,
+        strict: StrictOpt = False,
+        no_builtin: NoBuiltinOpt = False,
     ) -> None:
+        card_options = card_flags(strict, no_builtin)
         if args == ["build"]:
             from crossroads.router.cascade import build_packaged_model
 
@@ -211,12 +225,12 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"route {args[0]} takes one FILE, got {len(args) - 1} arguments")
             file = Path(args[1])
             if args[0] == "eval":
-                _eval(file, config, cards, mode, as_json)
+                _eval(file, config, cards, mode, as_json, card_options)
             else:
-                _fit(file, config, cards, write, min_abstain_recall, as_json)
+                _fit(file, config, cards, write, min_abstain_recall, as_json, card_options)
             return
         question = read_text_arg(" ".join(args)) if args != ["-"] else read_text_arg("-")
         if not question.strip():
             raise InputError("the question is empty")
-        orchestrator = _setup(config, cards, mode)
+        orchestrator = _setup(config, cards, mode, card_options)
         _print_decision(asyncio.run(orchestrator.route(question)), as_json)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from crossroads.cli.app import CardsOpt, ConfigOpt, GraphOpt, err, guarded
-from crossroads.cli.common import settings_from_flags
+from crossroads.cli.common import NoBuiltinOpt, StrictOpt, card_flags, settings_from_flags
 from crossroads.errors import RunError
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ def serve(
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
     trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file or URL, or 'off'.")] = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Do not serve the web page at /ui/.")] = False,
+    strict: StrictOpt = False,
+    no_builtin: NoBuiltinOpt = False,
 ) -> None:
     """Serve the HTTP API (native + OpenAI-compatible), MCP at /mcp and the web page at /ui/ (`serve` extra).
 
@@ -63,7 +65,9 @@ def serve(
     from crossroads.server.app import accepted_keys
 
     server_flags = {"ui": False} if no_ui else None
-    settings = settings_from_flags(config, cards, graph, model=model, trace_db=trace_db, server=server_flags)
+    flags = card_flags(strict, no_builtin)
+    settings = settings_from_flags(config, cards, graph, model=model, trace_db=trace_db, server=server_flags, **flags)
+    _preflight(settings)
     bind = host or settings.server.host
     bind_port = settings.server.port if port is None else port
     n = settings.server.workers if workers is None else workers
@@ -147,6 +151,8 @@ def _serve_workers(
         "graph": str(settings.graph) if settings.graph else None,
         "cards": [str(c) for c in settings.cards] if cards else None,
         "server": None if settings.server.ui else {"ui": False},
+        "builtin_cards": None if settings.builtin_cards else False,
+        "strict_cards": True if settings.strict_cards else None,
     }
     os.environ[SERVE_OVERRIDES_ENV] = json.dumps({k: v for k, v in overrides.items() if v is not None})
     sock = bind_socket(bind, port)
@@ -214,6 +220,17 @@ def _announcing_server(uvicorn: Any, *, ui: bool = False) -> type[Any]:
     return AnnouncingServer
 
 
+def _preflight(settings: Any) -> None:
+    """Cards, graph and model specs checked before uvicorn starts: a bad config is one line and exit 2.
+
+    Inside the app's lifespan the same error would be a uvicorn traceback and exit 3. Nothing is
+    logged here (the app's own orchestrator reports card warnings once, at start-up).
+    """
+    from crossroads.orchestrator import Orchestrator
+
+    Orchestrator(settings).check_config(warn=False)
+
+
 @guarded
 def mcp(
     cards: CardsOpt = None,
@@ -221,6 +238,8 @@ def mcp(
     graph: GraphOpt = None,
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
     trace_db: Annotated[str | None, typer.Option("--trace-db", help="Trace store file, or 'off'.")] = None,
+    strict: StrictOpt = False,
+    no_builtin: NoBuiltinOpt = False,
 ) -> None:
     """Run the MCP server over stdio (tools: ask, route, list_agents). Logs go to stderr only."""
     import anyio
@@ -228,7 +247,9 @@ def mcp(
     from crossroads.orchestrator import Orchestrator
     from crossroads.server.mcp_tools import build_mcp, run_stdio
 
-    settings = settings_from_flags(config, cards, graph, model=model, trace_db=trace_db)
+    settings = settings_from_flags(
+        config, cards, graph, model=model, trace_db=trace_db, **card_flags(strict, no_builtin)
+    )
 
     async def run() -> None:
         async with Orchestrator(settings, trace_store=True) as orchestrator:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from crossroads.cli.app import ConfigOpt, err, guarded, log_overrides
+from crossroads.cli.common import NoBuiltinOpt, StrictOpt, card_flags
 
 if TYPE_CHECKING:
     from crossroads.testing.runner import RunOptions, ScenarioOutcome
@@ -47,6 +48,8 @@ def test(
     judge: Annotated[str | None, typer.Option("--judge", help="Model spec grading llm-rubric assertions.")] = None,
     config: ConfigOpt = None,
     list_only: Annotated[bool, typer.Option("--list", help="List the selected scenarios and exit.")] = False,
+    strict: StrictOpt = False,
+    no_builtin: NoBuiltinOpt = False,
 ) -> None:
     """Run scenario regression tests (YAML) against the orchestrator."""
     if sum((record, replay, live)) > 1:
@@ -80,7 +83,8 @@ def test(
         for e in load_errors:
             err.print(f"malformed: {e}", highlight=False, markup=False)
         raise typer.Exit(2 if load_errors else 0)
-    options = RunOptions(concurrency=concurrency, mode=mode, config_file=config, judge=judge)
+    overrides = {k: v for k, v in card_flags(strict, no_builtin).items() if v is not None}
+    options = RunOptions(concurrency=concurrency, mode=mode, config_file=config, judge=judge, overrides=overrides)
     report = Report(load_errors=load_errors, mode=mode)
     report.outcomes = asyncio.run(_run(chosen, options))
     report.duration_s = time.perf_counter() - t0

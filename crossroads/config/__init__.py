@@ -1,11 +1,21 @@
 """Settings: packaged defaults, a user config file, CROSSROADS_* environment variables and flags."""
 
 from crossroads.config.settings import (
+    DEFAULT_MODEL_ALIASES,
     LimitsSettings,
+    McpSettings,
     RouterSettings,
     SandboxSettings,
     Settings,
     load_settings,
 )
 
-__all__ = ["LimitsSettings", "RouterSettings", "SandboxSettings", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_MODEL_ALIASES",
+    "LimitsSettings",
+    "McpSettings",
+    "RouterSettings",
+    "SandboxSettings",
+    "Settings",
+    "load_settings",
+]

@@ -99,6 +99,26 @@ class ServerSettings(_Section):
     """Seconds one Redis call may take before it counts as unreachable."""
 
 
+class McpSettings(_Section):
+    """MCP servers that cards bring (`mcpServers`): where named servers are defined, and how long to wait."""
+
+    config: list[Path] = Field(default_factory=list)
+    """`mcpServers` JSON files (Claude Code's `.mcp.json` format, `${VAR}` expanded) that cards name servers
+    from; each cards folder's own `.mcp.json` (and `<project>/.mcp.json` of a `.claude/agents` folder) too."""
+    start_timeout: float = Field(default=30.0, gt=0, le=600)
+    """Seconds for a server to start and list its tools (an `npx` server may download on first start)."""
+    call_timeout: float = Field(default=60.0, gt=0, le=3600)
+    """Seconds for one MCP tool call; a slower call fails as a tool error the model sees."""
+
+
+DEFAULT_MODEL_ALIASES = {
+    "sonnet": "anthropic:claude-sonnet-5-5",
+    "opus": "anthropic:claude-opus-5-5",
+    "haiku": "anthropic:claude-haiku-5-5",
+}
+"""Claude Code's `model:` aliases, as crossroads model specs (`model_aliases` in the config file)."""
+
+
 class Settings(BaseSettings):
     """All settings of one orchestrator."""
 
@@ -119,6 +139,13 @@ class Settings(BaseSettings):
     """Largest provider response body read; a larger one is an error (retried, then the fallback)."""
     cards: list[Path] = Field(default_factory=list)
     """Directories of extra or overriding agent cards."""
+    builtin_cards: bool = True
+    """Load the packaged specialists; false (`--no-builtin`) makes the `cards` folders the whole team."""
+    strict_cards: bool = False
+    """Refuse (exit 2) a card folder with any warning or skipped file, and a card model that falls back (`--strict`)."""
+    model_aliases: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_MODEL_ALIASES))
+    """A card's `model:` alias -> model spec; `inherit` always means the role's configured model."""
+    mcp: McpSettings = Field(default_factory=McpSettings)
     graph: Path | None = None
     trace_db: str | None = None
     """Trace store: a SQLite file (default under the user's data dir), `sqlite:///path`,

@@ -84,11 +84,103 @@ def api_key(spec: ModelSpec, compatible_key_env: str) -> str | None:
     return key
 
 
+class CardModel(BaseModel):
+    """How a card's `model:` resolved: the spec it runs on, and why it is not what the card asked for."""
+
+    model_config = ConfigDict(frozen=True)
+
+    card: str
+    written: str
+    spec: str
+    """What the card runs on: the resolved model, or the configured default when it falls back."""
+    wanted: str | None = None
+    """The spec the card asked for, when it resolved to one (`sonnet` -> `anthropic:claude-sonnet-5-5`)."""
+    fallback: str | None = None
+    """Why the card runs on the configured default instead (unknown alias, no API key); None when it does not."""
+
+    def warning(self, where: str = "") -> str | None:
+        """One line naming the card (and `where`, its file:line) when it falls back, else None."""
+        if self.fallback is None:
+            return None
+        place = f" ({where})" if where else ""
+        wanted = f" ({self.wanted})" if self.wanted and self.wanted != self.written else ""
+        head = f"card '{self.card}'{place}: model '{self.written}'{wanted}"
+        return f"{head} {self.fallback}: using the default '{self.spec}'"
+
+
+def fallback_summary(models: list[CardModel], limit: int = 8) -> list[str]:
+    """Card model fallbacks grouped by reason, one line per reason naming the cards.
+
+    A folder of 150 cards that all say `model: sonnet` on a machine without an Anthropic key is one
+    warning naming them, not 150.
+    """
+    groups: dict[tuple[str, str], list[CardModel]] = {}
+    for m in models:
+        if m.fallback is not None:
+            groups.setdefault((m.fallback, m.spec), []).append(m)
+    lines: list[str] = []
+    for (reason, spec), members in groups.items():
+        names = ", ".join(f"{m.card} ({m.written})" for m in members[:limit])
+        more = f" and {len(members) - limit} more" if len(members) > limit else ""
+        noun = "card" if len(members) == 1 else f"{len(members)} cards"
+        lines.append(f"{noun} {names}{more}: model {reason}: using the default '{spec}'")
+    return lines
+
+
+_BARE_IDS: tuple[tuple[str, Provider], ...] = (
+    ("claude-", "anthropic"),
+    ("gpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+)
+"""A full model id written without a provider (`model: claude-sonnet-4-5-20250929`, Claude Code style)."""
+
+
+def card_model(settings: Settings, card: AgentCard) -> CardModel:
+    """Resolve a card's `model:`: `inherit`, an alias (`settings.model_aliases`), a bare model id or a spec.
+
+    A card never breaks an ask: a model that does not resolve, or whose provider has no key here, falls
+    back to the role's configured default (`settings.models[card]`, else `settings.model`), and the
+    returned `CardModel.fallback` says why, so the caller can warn once naming the card.
+    """
+    default = settings.models.get(card.name) or settings.model
+    written = card.model.strip()
+    if written in ("", "inherit"):
+        return CardModel(card=card.name, written=written or "inherit", spec=default)
+    aliases = {k.lower(): v for k, v in settings.model_aliases.items()}
+    text = aliases.get(written.lower())
+    if text is None:
+        text = next((f"{p}:{written}" for prefix, p in _BARE_IDS if written.startswith(prefix)), written)
+    try:
+        spec = parse_spec(text)
+    except ConfigError:
+        known = ", ".join(sorted(settings.model_aliases)) or "none"
+        reason = f"is neither an alias ({known}, inherit), a model id nor a model spec"
+        return CardModel(card=card.name, written=written, spec=default, fallback=reason)
+    wanted = str(spec)
+    try:
+        api_key(spec, settings.api_key_env)
+    except ConfigError:
+        var = KEY_ENV.get(spec.provider, settings.api_key_env)
+        reason = f"needs {var}, which is not set"
+        return CardModel(card=card.name, written=written, spec=default, wanted=wanted, fallback=reason)
+    if spec.provider == "openai-compatible" and not (spec.base_url or settings.base_url):
+        reason = "needs a base URL (base_url)"
+        return CardModel(card=card.name, written=written, spec=default, wanted=wanted, fallback=reason)
+    return CardModel(card=card.name, written=written, spec=wanted, wanted=wanted)
+
+
+def card_models(settings: Settings, cards: Mapping[str, AgentCard]) -> list[CardModel]:
+    """`card_model` of every card, in name order."""
+    return [card_model(settings, cards[name]) for name in sorted(cards)]
+
+
 def role_spec(settings: Settings, cards: Mapping[str, AgentCard], role: str) -> str:
-    """The model spec of a role: a card's `model:` frontmatter, then `settings.models[role]`, then `settings.model`."""
+    """The model spec of a role: a card's resolved `model:`, else `settings.models[role]`, else `settings.model`."""
     card = cards.get(role)
-    if card is not None and card.model not in ("", "inherit"):
-        return card.model
+    if card is not None:
+        return card_model(settings, card).spec
     return settings.models.get(role) or settings.model
 
 
@@ -105,7 +197,8 @@ def check_roles(settings: Settings, cards: Mapping[str, AgentCard]) -> None:
     """Validate every role's model and the fallback chain without building anything (no imports, no I/O).
 
     Raises `ConfigError` for a spec that does not parse, a hosted provider without its key, or an
-    OpenAI-compatible server without a base URL: at start-up, naming the variable or the setting.
+    OpenAI-compatible server without a base URL: at start-up, naming the variable or the setting. A card's
+    own `model:` never raises here: it falls back to the configured default (`card_model`).
     """
     roles = ["router", "synthesizer", *cards]
     for text in [*(role_spec(settings, cards, r) for r in roles), *settings.fallback]:

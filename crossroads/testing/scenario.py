@@ -115,6 +115,8 @@ class ScenarioConfig(_Strict):
     timeout: float | None = Field(default=None, gt=0)
     retries: int | None = Field(default=None, ge=0, le=10)
     cards: list[Path] | None = None
+    builtin_cards: bool | None = None
+    """False: the scenario's `cards` folders are the whole team (`--no-builtin`)."""
     graph: Path | None = None
     limits: dict[str, Any] | None = None
     router: dict[str, Any] | None = None
