@@ -39,13 +39,13 @@ def _stderr_logger(*_args: object) -> _StderrLogger:
     return _StderrLogger()
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """A stdlib handler on whatever `sys.stderr` is at emit time, like `_StderrLogger`."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
@@ -56,7 +56,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def redact_event(_logger: Any, _method: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
     """Structlog processor: sensitive fields dropped, secrets in every string value redacted."""
-    return redact_value(event_dict)  # type: ignore[no-any-return]
+    return redact_value(event_dict)
 
 
 def _redacting(renderer: structlog.types.Processor) -> structlog.types.Processor:

@@ -20,17 +20,17 @@ K8S_QUESTION = (
 
 
 @pytest.fixture(scope="module")
-def run():  # type: ignore[no-untyped-def]
+def run():
     cli_app._register_all()
     runner = CliRunner()
 
-    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    def invoke(*args: str, input: str | None = None):
         return runner.invoke(cli_app.app, list(args), input=input)
 
     return invoke
 
 
-def test_ask_json_validates_and_routes_to_data_ai_and_cloud(run) -> None:  # type: ignore[no-untyped-def]
+def test_ask_json_validates_and_routes_to_data_ai_and_cloud(run) -> None:
     result = run("ask", "--json", K8S_QUESTION)
     assert result.exit_code == 0, result.stderr
     parsed = AskResult.model_validate_json(result.stdout)
@@ -38,28 +38,28 @@ def test_ask_json_validates_and_routes_to_data_ai_and_cloud(run) -> None:  # typ
     assert parsed.route.targets and parsed.model_requests and parsed.trace_id
 
 
-def test_ask_human_output_has_answer_on_stdout_and_trace_on_stderr(run) -> None:  # type: ignore[no-untyped-def]
+def test_ask_human_output_has_answer_on_stdout_and_trace_on_stderr(run) -> None:
     result = run("ask", K8S_QUESTION)
     assert result.exit_code == 0
     assert "Specialist" in result.stdout
     assert "route (" in result.stderr and "model requests:" in result.stderr
 
 
-def test_question_from_stdin(run) -> None:  # type: ignore[no-untyped-def]
+def test_question_from_stdin(run) -> None:
     result = run("ask", "--json", "-", input="What is a Python decorator and how does functools.wraps help?")
     assert result.exit_code == 0
     assert AskResult.model_validate_json(result.stdout).question.startswith("What is a Python decorator")
 
 
 @pytest.mark.parametrize("question", ["", "   "])
-def test_empty_question_exits_2_with_one_line(run, question: str) -> None:  # type: ignore[no-untyped-def]
+def test_empty_question_exits_2_with_one_line(run, question: str) -> None:
     result = run("ask", question)
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error:") and "empty" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
-def test_graph_formats(run) -> None:  # type: ignore[no-untyped-def]
+def test_graph_formats(run) -> None:
     mermaid = run("graph", "--format", "mermaid")
     assert mermaid.exit_code == 0 and mermaid.stdout.startswith("flowchart LR")
     dot = run("graph", "--format", "dot")
@@ -74,7 +74,7 @@ def test_graph_formats(run) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-def test_graph_with_unknown_agent_exits_2_naming_the_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_graph_with_unknown_agent_exits_2_naming_the_file(run, tmp_path: Path) -> None:
     bad = tmp_path / "graph.yaml"
     bad.write_text("edges:\n  - {from: data-ai, to: astrology}\n")
     result = run("graph", "--graph", str(bad))
@@ -82,7 +82,7 @@ def test_graph_with_unknown_agent_exits_2_naming_the_file(run, tmp_path: Path) -
     assert str(bad) in result.stderr.replace("\n", "") and "astrology" in result.stderr
 
 
-def test_broken_card_is_skipped_naming_the_file_and_strict_exits_2(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_broken_card_is_skipped_naming_the_file_and_strict_exits_2(run, tmp_path: Path) -> None:
     (tmp_path / "broken.md").write_text("---\nname: broken\ndescription: [oops\n---\n# Broken\n")
     for command in (["agents"], ["ask", "hello"]):
         result = run(*command, "--cards", str(tmp_path))
@@ -96,14 +96,14 @@ def test_broken_card_is_skipped_naming_the_file_and_strict_exits_2(run, tmp_path
             assert "broken.md:3" in result.stderr.replace("\n", "") and "Traceback" not in result.stderr
 
 
-def test_malformed_config_exits_2(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_config_exits_2(run, tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
     cfg.write_text("[limits]\nmax_hops = 'many'\n")
     result = run("ask", "--config", str(cfg), "hello")
     assert result.exit_code == 2 and "limits.max_hops" in result.stderr
 
 
-def test_agents_lists_five_specialists(run) -> None:  # type: ignore[no-untyped-def]
+def test_agents_lists_five_specialists(run) -> None:
     result = run("agents", "--json")
     assert result.exit_code == 0
     names = {a["name"] for a in json.loads(result.stdout)}

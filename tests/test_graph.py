@@ -16,11 +16,11 @@ SEED_EDGES = {
 
 
 @pytest.fixture(scope="module")
-def cards():  # type: ignore[no-untyped-def]
+def cards():
     return load_cards()
 
 
-def test_packaged_graph_has_router_and_seed_edges(cards) -> None:  # type: ignore[no-untyped-def]
+def test_packaged_graph_has_router_and_seed_edges(cards) -> None:
     g = HandoffGraph.build(cards)
     assert all(g.has_edge(ROUTER, name) for name in cards)
     assert SEED_EDGES <= {(e["from"], e["to"]) for e in g.edges()}
@@ -45,14 +45,14 @@ def _graph_file(tmp_path: Path, edges: list[dict[str, str]]) -> Path:
         ({"from": "data-ai"}, "needs 'from' and 'to'"),
     ],
 )
-def test_invalid_graphs_name_the_file(tmp_path: Path, cards, edge, fragment) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_graphs_name_the_file(tmp_path: Path, cards, edge, fragment) -> None:
     path = _graph_file(tmp_path, [edge])
     with pytest.raises(GraphError) as info:
         HandoffGraph.build(cards, path)
     assert str(path) in str(info.value) and fragment in str(info.value)
 
 
-def test_unreadable_and_malformed_graph_files(tmp_path: Path, cards) -> None:  # type: ignore[no-untyped-def]
+def test_unreadable_and_malformed_graph_files(tmp_path: Path, cards) -> None:
     with pytest.raises(GraphError, match="cannot read"):
         HandoffGraph.build(cards, tmp_path / "missing.yaml")
     bad = tmp_path / "bad.yaml"
@@ -61,7 +61,7 @@ def test_unreadable_and_malformed_graph_files(tmp_path: Path, cards) -> None:  #
         HandoffGraph.build(cards, bad)
 
 
-def test_card_not_in_graph_file_brings_its_own_handoffs(cards) -> None:  # type: ignore[no-untyped-def]
+def test_card_not_in_graph_file_brings_its_own_handoffs(cards) -> None:
     extra = parse_card("---\nname: quantum\ndescription: q\nhandoffs: {data-ai: classical ML}\n---\n# Q\n", "q.md")
     g = HandoffGraph.build({**cards, "quantum": extra}, PACKAGED_GRAPH)
     assert g.neighbours("quantum") == {"data-ai": "classical ML"}
@@ -71,7 +71,7 @@ def test_card_not_in_graph_file_brings_its_own_handoffs(cards) -> None:  # type:
         HandoffGraph.build({**cards, "quantum": bad})
 
 
-def test_exports(cards) -> None:  # type: ignore[no-untyped-def]
+def test_exports(cards) -> None:
     g = HandoffGraph.build(cards)
     mermaid = g.to_mermaid()
     assert mermaid.startswith("flowchart LR") and "data_ai -->" in mermaid and "router -.-> cloud_infra" in mermaid

@@ -41,7 +41,7 @@ class RawHost:
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         assert ready, f"no reply within {timeout} s (the host would wait forever)"
-        return json.loads(self.proc.stdout.readline())  # type: ignore[no-any-return]
+        return json.loads(self.proc.stdout.readline())
 
     def request(self, id: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
         self.send(json.dumps({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))

@@ -49,7 +49,7 @@ def _json_408(data: bytes) -> dict[str, object]:
     assert head.startswith(b"HTTP/1.1 408"), data
     error = json.loads(body)["error"]
     assert error["code"] == "request_timeout" and error["type"] == "invalid_request_error"
-    return error  # type: ignore[no-any-return]
+    return error
 
 
 def test_silent_connection_is_closed_after_the_header_deadline(served: Served) -> None:

@@ -165,7 +165,7 @@ def cli() -> CliRunner:
     return CliRunner()
 
 
-def _invoke(cli: CliRunner, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+def _invoke(cli: CliRunner, *args: str, input: str | None = None):
     from crossroads.cli import app as cli_app
 
     if not any(g.name == "tool" for g in cli_app.app.registered_groups):

@@ -24,7 +24,7 @@ PEOPLE = {
 
 
 @pytest.fixture(scope="module")
-def cli():  # type: ignore[no-untyped-def]
+def cli():
     import structlog
     from typer.testing import CliRunner
 
@@ -35,7 +35,7 @@ def cli():  # type: ignore[no-untyped-def]
     structlog.reset_defaults()  # the CLI logs to CliRunner's stderr, which is closed afterwards
 
 
-def test_cli_sql_reads_stdin_and_tables_file(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_sql_reads_stdin_and_tables_file(cli, tmp_path) -> None:
     import json
 
     tables = tmp_path / "tables.json"
@@ -50,7 +50,7 @@ def test_cli_sql_reads_stdin_and_tables_file(cli, tmp_path) -> None:  # type: ig
     assert bad_sql.exit_code == 0 and json.loads(bad_sql.stdout)["ok"] is False  # the tool ran
 
 
-def test_cli_sql_bad_input_exits_2(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_sql_bad_input_exits_2(cli, tmp_path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"bad name": [{"a": 1}]}')
     assert cli("tool", "sql", "select 1", "--tables", str(bad)).exit_code == 2

@@ -16,7 +16,7 @@ from crossroads.orchestrator import Orchestrator
 pytestmark = pytest.mark.anyio
 
 
-async def test_spans_nest_under_one_ask_span(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_spans_nest_under_one_ask_span(fake_toolbox) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -33,13 +33,13 @@ async def test_spans_nest_under_one_ask_span(fake_toolbox) -> None:  # type: ign
     assert {s.context.trace_id for s in spans} == {root.context.trace_id}  # one trace for the whole ask
 
 
-async def test_no_spans_without_configuration(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_no_spans_without_configuration(fake_toolbox) -> None:
     async with Orchestrator(toolbox=fake_toolbox) as crossroads:
         assert crossroads.telemetry is None
         await crossroads.ask("What is a Python generator?", agent="language")
 
 
-async def test_otlp_endpoint_receives_spans(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_otlp_endpoint_receives_spans(fake_toolbox) -> None:
     received: list[tuple[str, str]] = []
 
     class Collector(BaseHTTPRequestHandler):

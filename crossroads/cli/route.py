@@ -54,7 +54,7 @@ def _setup(
     if mode is not None:
         if mode not in MODES:
             raise InputError(f"--mode must be one of {', '.join(MODES)}, not '{mode}'")
-        settings.router.mode = mode  # type: ignore[assignment]
+        settings.router.mode = mode
     return Orchestrator(settings, cards_dirs=cards_dirs or ())
 
 

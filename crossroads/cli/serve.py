@@ -199,7 +199,7 @@ def announce(sock: socket.socket, workers: int, *, ui: bool = False) -> None:
 
 
 def _announcing_server(uvicorn: Any, *, ui: bool = False) -> type[Any]:
-    class AnnouncingServer(uvicorn.Server):  # type: ignore[misc,name-defined]
+    class AnnouncingServer(uvicorn.Server):
         """The uvicorn server, announcing itself once it accepts connections.
 
         `on_shutdown` runs on the server's loop once it stopped serving (the orchestrator is closed there).

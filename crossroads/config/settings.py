@@ -30,24 +30,24 @@ class _Section(BaseModel):
 class LimitsSettings(_Section):
     """Per-ask limits: model requests, tokens, handoff hops and question length."""
 
-    max_requests: int = Field(60, ge=1)
-    max_tokens: int = Field(400_000, ge=1)
-    max_hops: int = Field(3, ge=0)
-    max_question_chars: int = Field(20_000, ge=1)
+    max_requests: int = Field(default=60, ge=1)
+    max_tokens: int = Field(default=400_000, ge=1)
+    max_hops: int = Field(default=3, ge=0)
+    max_question_chars: int = Field(default=20_000, ge=1)
 
 
 class RouterSettings(_Section):
     """How the router decides: mode, thresholds and the cascade's escalation cut."""
 
     mode: Literal["local", "llm", "cascade"] = "cascade"
-    threshold: float = Field(0.45, ge=0, le=1)
-    margin: float = Field(0.65, ge=0, le=1)
-    max_targets: int = Field(3, ge=1)
-    cascade_confidence: float = Field(0.55, ge=0, le=1)
-    cascade_margin: float = Field(0.08, ge=0, le=1)
-    split_confidence: float = Field(0.6, ge=0, le=1)
+    threshold: float = Field(default=0.45, ge=0, le=1)
+    margin: float = Field(default=0.65, ge=0, le=1)
+    max_targets: int = Field(default=3, ge=1)
+    cascade_confidence: float = Field(default=0.55, ge=0, le=1)
+    cascade_margin: float = Field(default=0.08, ge=0, le=1)
+    split_confidence: float = Field(default=0.6, ge=0, le=1)
     """A sentence this confidently another specialist's adds that specialist (multi-part questions)."""
-    off_topic_abstain: float = Field(0.15, ge=0, le=1)
+    off_topic_abstain: float = Field(default=0.15, ge=0, le=1)
     """Below `threshold`, abstain only when the off-topic confidence reaches this (0: always abstain)."""
     examples: list[Path] = Field(default_factory=list)
     """Extra labelled example files (JSONL) the local classifier learns from."""
@@ -56,9 +56,9 @@ class RouterSettings(_Section):
 class SandboxSettings(_Section):
     """Limits of every snippet run in the sandbox, and the size of the warm pool."""
 
-    timeout: float = Field(5.0, gt=0, le=300)
-    memory_mb: int = Field(512, ge=64)
-    pool_size: int = Field(2, ge=0, le=16)
+    timeout: float = Field(default=5.0, gt=0, le=300)
+    memory_mb: int = Field(default=512, ge=64)
+    pool_size: int = Field(default=2, ge=0, le=16)
     runtime: Path | None = None
     """The snippet runtime (a venv); default: $CROSSROADS_HOME/sandbox-runtime or /opt/crossroads/sandbox."""
 
@@ -67,27 +67,27 @@ class ServerSettings(_Section):
     """`crossroads serve`. Accepted client keys also come from `CROSSROADS_API_KEYS` (comma-separated)."""
 
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
-    workers: int = Field(1, ge=1, le=64)
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
     api_keys: list[SecretStr] = Field(default_factory=list)
     """Bearer keys clients must send; none configured means the server only binds to loopback."""
-    max_body_bytes: int = Field(1_000_000, ge=1024)
-    rate_limit_per_minute: int = Field(600, ge=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    rate_limit_per_minute: int = Field(default=600, ge=0)
     """Requests per key in any 60 seconds (a sliding window; shared by replicas with `redis_url`); 0 turns it off."""
-    max_concurrent_per_key: int = Field(64, ge=0)
+    max_concurrent_per_key: int = Field(default=64, ge=0)
     """Requests one key may have in flight; 0 turns it off."""
     cors_origins: list[str] = Field(default_factory=list)
     """Origins allowed by CORS; empty (the default) sends no CORS headers at all."""
     ui: bool = True
     """Serve the web page at `/ui/` (ask, watch the route, read traces); `crossroads serve --no-ui` turns it off."""
-    header_timeout: float = Field(10.0, gt=0, le=600)
+    header_timeout: float = Field(default=10.0, gt=0, le=600)
     """Seconds a client has to send a request's headers (from connecting, or from the request's first
     byte on a kept-alive connection); then 408 and the connection is closed."""
-    body_timeout: float = Field(30.0, gt=0, le=3600)
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
     """Seconds a client has to send a request's whole body once its headers arrived; then 408."""
-    keep_alive_timeout: int = Field(5, ge=1, le=600)
+    keep_alive_timeout: int = Field(default=5, ge=1, le=600)
     """Seconds an idle kept-alive connection stays open (uvicorn's timeout_keep_alive)."""
-    max_header_bytes: int = Field(16_384, ge=1024, le=1_048_576)
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     """Largest request head (request line and headers) buffered while incomplete; more is a 400 at once
     (uvicorn's `h11_max_incomplete_event_size`)."""
     redis_url: str | None = None
@@ -95,7 +95,7 @@ class ServerSettings(_Section):
     `crossroads[redis]`); unset: each process counts on its own."""
     redis_failure: Literal["open", "closed"] = "open"
     """When Redis cannot be reached: `open` falls back to this process's own limits, `closed` answers 503."""
-    redis_timeout: float = Field(0.5, gt=0, le=30)
+    redis_timeout: float = Field(default=0.5, gt=0, le=30)
     """Seconds one Redis call may take before it counts as unreachable."""
 
 
@@ -133,9 +133,9 @@ class Settings(BaseSettings):
     base_url: str | None = None
     api_key_env: str = "OPENAI_COMPATIBLE_API_KEY"
     """Environment variable holding the key of an openai-compatible server (optional for local ones)."""
-    timeout: float = Field(120.0, gt=0)
-    retries: int = Field(3, ge=0, le=10)
-    max_response_bytes: int = Field(8_000_000, ge=1024)
+    timeout: float = Field(default=120.0, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    max_response_bytes: int = Field(default=8_000_000, ge=1024)
     """Largest provider response body read; a larger one is an error (retried, then the fallback)."""
     cards: list[Path] = Field(default_factory=list)
     """Directories of extra or overriding agent cards."""
@@ -150,12 +150,12 @@ class Settings(BaseSettings):
     trace_db: str | None = None
     """Trace store: a SQLite file (default under the user's data dir), `sqlite:///path`,
     `postgresql://user@host:5432/db` (shared by replicas; extra `crossroads[postgres]`), or `off`."""
-    trace_max_bytes: int = Field(1_000_000, ge=0)
+    trace_max_bytes: int = Field(default=1_000_000, ge=0)
     """Bound of one stored trace: longer strings are cut with a marker until it fits (0: unbounded)."""
     trace_commit: Literal["before_reply", "background"] = "before_reply"
     """`before_reply`: the server sends an answer's last byte only once its trace is committed (a
     crashed replica loses nothing it answered); `background`: traces are committed just after."""
-    trace_pool_size: int = Field(4, ge=1, le=64)
+    trace_pool_size: int = Field(default=4, ge=1, le=64)
     """PostgreSQL connections per process (the writer and the readers share them)."""
     otel_endpoint: str | None = None
     """OTLP/HTTP collector to export OpenTelemetry spans to (needs the `otel` extra); unset: no export."""

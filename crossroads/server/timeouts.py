@@ -59,7 +59,7 @@ class ReadTimeoutH11Protocol(H11Protocol):
         self._header_timeout = float(configured) if configured else self.header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)
         self._arm_header_timer()
 
