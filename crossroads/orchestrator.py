@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from crossroads.providers.resilience import Sleep
     from crossroads.router.cascade import CascadeRouter
     from crossroads.storage import TraceStore
+    from crossroads.streaming import AnswerStream
     from crossroads.telemetry import Telemetry
     from crossroads.tools.base import SandboxTools
 
@@ -260,6 +261,12 @@ class Orchestrator:
                 print(event.delta, end="")
         ```
 
+        The answer's `text_delta`s come from the model as it writes them (the single specialist's
+        run, or the synthesiser's), so the first one arrives after routing and the model's own first
+        token, not after the whole pipeline. Retries and fallback happen before the first token; a
+        failure after it ends the stream with an `error` event whose partial result holds the text
+        sent so far.
+
         Unusable input raises `InputError` on the first iteration; failures while answering arrive as an
         `error` event carrying the partial result. Leaving the loop early cancels the ask.
         """
@@ -268,7 +275,7 @@ class Orchestrator:
         question = self.check_request(question, agent)
         self.prepare()
         trace = Trace(trace_id=uuid.uuid4().hex)
-        async with aclosing(stream_events(lambda: self._ask(question, agent, trace), trace)) as events:
+        async with aclosing(stream_events(lambda: self._ask(question, agent, trace, stream=True), trace)) as events:
             async for event in events:
                 yield event
 
@@ -305,12 +312,15 @@ class Orchestrator:
 
     # -- the pipeline -----------------------------------------------------------------------------
 
-    async def _ask(self, question: str, agent: str | None, trace: Trace) -> AskResult:
+    async def _ask(self, question: str, agent: str | None, trace: Trace, *, stream: bool = False) -> AskResult:
+        from crossroads.streaming import AnswerStream
+
+        answer = AnswerStream(trace) if stream else None
         if self.telemetry is None:
-            return await self._pipeline(question, agent, trace)
+            return await self._pipeline(question, agent, trace, answer)
         with self.telemetry.tracer.start_as_current_span("crossroads.ask") as span:
             span.set_attribute("crossroads.trace_id", trace.trace_id)
-            result = await self._pipeline(question, agent, trace)
+            result = await self._pipeline(question, agent, trace, answer)
             span.set_attribute("crossroads.route", result.route.agents)
             span.set_attribute("crossroads.handoff_path", result.handoff_path)
             span.set_attribute("crossroads.status", result.status)
@@ -322,7 +332,10 @@ class Orchestrator:
             return RouteDecision(targets=[target], stage="fixed", reason="agent chosen by the caller")
         return await self.router.route(question)
 
-    async def _pipeline(self, question: str, agent: str | None, trace: Trace) -> AskResult:
+    async def _pipeline(
+        self, question: str, agent: str | None, trace: Trace, answer: AnswerStream | None = None
+    ) -> AskResult:
+        """Route, answer, synthesise. With `answer` (a streamed ask) the final answer's text goes to it."""
         from pydantic_ai.exceptions import UsageLimitExceeded
         from pydantic_ai.usage import RunUsage, UsageLimits
 
@@ -341,23 +354,31 @@ class Orchestrator:
             if decision.abstain or not decision.targets:
                 result.status = "out_of_scope"
                 result.answer = self._out_of_scope_answer()
+                if answer is not None:
+                    answer.send_whole(result.answer)
                 return self._finish(result, trace, answers, t0)
             async with asyncio.timeout(self.settings.timeout):
-                await self._run_branches(question, decision, trace, usage, limits, answers)
+                single = answer if len(decision.targets) == 1 else None  # one specialist: its text is the answer
+                await self._run_branches(question, decision, trace, usage, limits, answers, single)
                 good = [a for a in answers if a.error is None]
                 if not good:
                     failures = "; ".join(f"{a.agent}: {a.error}" for a in answers)
                     raise ProviderError(f"every specialist failed: {failures}")
-                result.answer = await self._synthesize(question, good, trace, usage, limits)
+                result.answer = await self._synthesize(question, good, trace, usage, limits, answer)
+            if answer is not None:
+                answer.send_whole(result.answer)  # an answer no model streamed (one survivor of several)
+                result.answer = answer.text
         except TimeoutError:
             exc = LimitExceeded("timeout", f"the ask took longer than {self.settings.timeout:g} s")
-            raise self._failed(exc, result, trace, answers, t0) from None
+            raise self._failed(exc, result, trace, answers, t0, answer) from None
         except UsageLimitExceeded:
-            raise self._failed(_usage_limit(usage, limits), result, trace, answers, t0) from None
+            raise self._failed(_usage_limit(usage, limits), result, trace, answers, t0, answer) from None
         except CrossroadsError as exc:
-            raise self._failed(exc, result, trace, answers, t0) from None
+            raise self._failed(exc, result, trace, answers, t0, answer) from None
         except asyncio.CancelledError:  # the caller went away: keep what was done, marked as cancelled
             result.status, result.error = "cancelled", "the ask was cancelled by its caller"
+            if answer is not None:
+                result.answer = answer.text
             self._finish(result, trace, answers, t0, emit=False)
             raise
         if any(a.error for a in answers):
@@ -372,10 +393,12 @@ class Orchestrator:
         usage: RunUsage,
         limits: UsageLimits,
         answers: list[SpecialistAnswer],
+        answer: AnswerStream | None = None,
     ) -> None:
         """Every routed specialist concurrently; their answers (or failures) appended to `answers`.
 
         A limit hit by one branch ends the ask; any other failure of a branch is its answer's `error`.
+        `answer` (only with a single target) makes that branch stream its text as the final answer.
         """
         from pydantic_ai.exceptions import UsageLimitExceeded
 
@@ -383,7 +406,9 @@ class Orchestrator:
 
         names = [t.agent for t in decision.targets]
         claimed = set(names)  # shared: no two branches bring in the same neighbour
-        branches = [new_branch(t.agent, trace, self.team, question, names, claimed) for t in decision.targets]
+        branches = [
+            new_branch(t.agent, trace, self.team, question, names, claimed, answer=answer) for t in decision.targets
+        ]
         outcomes = await asyncio.gather(
             *(self._run_branch(t, deps, usage, limits) for t, deps in zip(decision.targets, branches, strict=True)),
             return_exceptions=True,
@@ -412,17 +437,33 @@ class Orchestrator:
         return answer
 
     async def _synthesize(
-        self, question: str, answers: list[SpecialistAnswer], trace: Trace, usage: RunUsage, limits: UsageLimits
+        self,
+        question: str,
+        answers: list[SpecialistAnswer],
+        trace: Trace,
+        usage: RunUsage,
+        limits: UsageLimits,
+        answer: AnswerStream | None = None,
     ) -> str:
+        """One answer from several; a synthesiser that fails (every retry and fallback) is a `ProviderError`."""
         if len(answers) == 1:
             return answers[0].answer
+        from pydantic_ai.exceptions import UsageLimitExceeded
+
         from crossroads.agents.team import RunDeps
         from crossroads.prompting import SpecialistOutput
 
         outputs = [SpecialistOutput(a.agent, self.cards[a.agent].display_name, a.answer) for a in answers]
-        deps = RunDeps(agent="synthesizer", trace=trace, team=self.team, question=question, visited=[ROUTER])
+        deps = RunDeps(
+            agent="synthesizer", trace=trace, team=self.team, question=question, visited=[ROUTER], answer=answer
+        )
         trace.emit(SynthesisStarted(agents=[a.agent for a in answers]))
-        return await self.team.synthesize(question, outputs, deps, usage, limits)
+        try:
+            return await self.team.synthesize(question, outputs, deps, usage, limits)
+        except (CrossroadsError, UsageLimitExceeded):
+            raise
+        except Exception as exc:
+            raise ProviderError(f"the synthesis failed: {_describe(exc)}") from exc
 
     def _out_of_scope_answer(self) -> str:
         listing = "\n".join(f"- {c.display_name} (`{n}`): {c.description}" for n, c in sorted(self.cards.items()))
@@ -459,10 +500,18 @@ class Orchestrator:
         return result
 
     def _failed(
-        self, exc: CrossroadsError, result: AskResult, trace: Trace, answers: list[SpecialistAnswer], t0: float
+        self,
+        exc: CrossroadsError,
+        result: AskResult,
+        trace: Trace,
+        answers: list[SpecialistAnswer],
+        t0: float,
+        answer: AnswerStream | None = None,
     ) -> CrossroadsError:
         result.status = "error"
         result.error = str(exc)
+        if answer is not None and answer.started:  # the client has these tokens: the partial result shows them
+            result.answer = answer.text
         finished = self._finish(result, trace, answers, t0)
         if isinstance(exc, RunError):
             exc.partial = finished

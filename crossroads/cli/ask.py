@@ -36,16 +36,16 @@ def ask(
     from crossroads.errors import RunError
     from crossroads.orchestrator import Orchestrator
 
-    async def run() -> AskResult:
+    async def run() -> tuple[AskResult, bool]:
         async with Orchestrator(settings, trace_store=True) as orchestrator:
-            if err.is_terminal:  # live progress on stderr; stdout is the same either way
+            if err.is_terminal and not json_out:  # live progress on stderr, the answer streamed to stdout
                 from crossroads.cli.progress import ask_with_progress
 
                 return await ask_with_progress(orchestrator, text, agent)
-            return await orchestrator.ask(text, agent=agent)
+            return await orchestrator.ask(text, agent=agent), False
 
     try:
-        result = asyncio.run(run())
+        result, printed = asyncio.run(run())
     except RunError as exc:
         if json_out and exc.partial is not None:
             print(exc.partial.model_dump_json())
@@ -53,16 +53,18 @@ def ask(
     if json_out:
         print(result.model_dump_json())
         return
-    render(result)
+    render(result, answer_printed=printed)
 
 
-def render(result: AskResult) -> None:
-    """The answer on stdout, then a compact trace (route, handoffs, tools, usage)."""
+def render(result: AskResult, *, answer_printed: bool = False) -> None:
+    """The answer on stdout (unless it was streamed there already), then a compact trace on stderr."""
     from rich.markdown import Markdown
     from rich.markup import escape
     from rich.tree import Tree
 
-    if out.is_terminal:
+    if answer_printed:
+        pass
+    elif out.is_terminal:
         out.print(Markdown(result.answer))
     else:  # piped: the answer's markdown as is, never cropped to a terminal width
         print(result.answer)

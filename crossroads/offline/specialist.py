@@ -17,7 +17,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from crossroads.cards import AgentCard
 from crossroads.offline.claims import claim_in, math_claims
-from crossroads.offline.messages import MODEL_NAME, has_tool_calls, response, tool_returns, user_prompt
+from crossroads.offline.messages import MODEL_NAME, has_tool_calls, response, streamed, tool_returns, user_prompt
 from crossroads.offline.reports import describe_tool_return, is_glossary, items
 from crossroads.prompting import split_specialist_prompt
 from crossroads.text import BM25, clauses, code_blocks, strip_code, tokens
@@ -48,7 +48,10 @@ class OfflineSpecialist:
         return BM25(["" if is_glossary(s.text) else f"{s.heading} {s.heading} {s.text}" for s in self.sections])
 
     def model(self) -> FunctionModel:
-        return FunctionModel(self.respond, model_name=f"{MODEL_NAME}:{self.card.name}")
+        """The pydantic-ai model: `respond` for plain requests, the same answers word by word when streamed."""
+        return FunctionModel(
+            self.respond, stream_function=streamed(self.respond), model_name=f"{MODEL_NAME}:{self.card.name}"
+        )
 
     def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         prompt = user_prompt(messages)
