@@ -26,11 +26,13 @@ from pydantic_ai import Agent, RunContext, Tool
 from pydantic_ai.messages import (
     AgentStreamEvent,
     ModelMessage,
+    ModelRequest,
     ModelResponse,
     PartDeltaEvent,
     PartStartEvent,
     TextPart,
     TextPartDelta,
+    UserPromptPart,
 )
 from pydantic_ai.usage import RunUsage, UsageLimits
 
@@ -73,6 +75,13 @@ class RunDeps:
     pending_attempts: list[ModelAttempt] = field(default_factory=list)
     answer: AnswerStream | None = None
     """Set on the run that writes the final answer when the caller streams: its text goes out as it arrives."""
+    history: list[ModelMessage] = field(default_factory=list)
+    """Earlier turns of the conversation (bounded), sent before this run's prompt; not to handoff targets,
+    whose sub-question is self-contained."""
+    instructions: str | None = None
+    """Extra instructions for this run and its handoffs: the caller's system prompts, the summary of older turns."""
+    model_settings: dict[str, Any] | None = None
+    """Settings the caller passed through (temperature, top_p, seed) for every request of the ask."""
 
 
 async def run_python(ctx: RunContext[RunDeps], code: str) -> PythonResult:
@@ -216,6 +225,8 @@ class Team:
             covered=deps.covered,
             claimed=deps.claimed,
             hops=hop,
+            instructions=deps.instructions,
+            model_settings=deps.model_settings,
         )
         answer = await self.run_specialist(to, question, child, ctx.usage, ctx.usage_limits)
         return {"agent": to, "answer": answer}
@@ -252,12 +263,20 @@ async def _run(
     agent: Agent[RunDeps, str], prompt: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits | None
 ) -> str:
     """Run `agent`; streamed, sending its text to `deps.answer`, when the deps carry one."""
+    options: dict[str, Any] = {
+        "deps": deps,
+        "usage": usage,
+        "usage_limits": limits,
+        "message_history": deps.history or None,
+        "instructions": deps.instructions,
+        "model_settings": deps.model_settings,
+    }
     if deps.answer is None:
-        result = await agent.run(prompt, deps=deps, usage=usage, usage_limits=limits)
+        result = await agent.run(prompt, **options)
         return run_text(result.new_messages())
     sink = deps.answer
     said = False  # some earlier response of this run had text: the next one starts after a blank line
-    async with agent.iter(prompt, deps=deps, usage=usage, usage_limits=limits) as run:
+    async with agent.iter(prompt, **options) as run:
         async for node in run:
             if not Agent.is_model_request_node(node):
                 continue  # tool calls (and handoffs) run as the loop advances
@@ -274,6 +293,20 @@ async def _run(
     return sink.text
 
 
+def history_messages(exchanges: Sequence[tuple[str, str]]) -> list[ModelMessage]:
+    """Earlier (question, answer) exchanges as the message history a run continues from.
+
+    An exchange without an answer (a failed turn) is left out: two requests in a row are not a
+    conversation any provider accepts.
+    """
+    messages: list[ModelMessage] = []
+    for question, answer in exchanges:
+        if question.strip() and answer.strip():
+            messages.append(ModelRequest(parts=[UserPromptPart(question)]))
+            messages.append(ModelResponse(parts=[TextPart(answer)]))
+    return messages
+
+
 def new_branch(
     agent: str,
     trace: Trace,
@@ -283,10 +316,14 @@ def new_branch(
     claimed: set[str] | None = None,
     *,
     answer: AnswerStream | None = None,
+    history: list[ModelMessage] | None = None,
+    instructions: str | None = None,
+    model_settings: dict[str, Any] | None = None,
 ) -> RunDeps:
     """Deps of one routed specialist. Pass the same `claimed` set to every branch of an ask.
 
-    `answer` makes this branch stream the final answer (only for the single branch of an ask).
+    `answer` makes this branch stream the final answer (only for the single branch of an ask);
+    `history`, `instructions` and `model_settings` carry a conversation's context (see `RunDeps`).
     """
     return RunDeps(
         agent=agent,
@@ -297,4 +334,7 @@ def new_branch(
         covered=[c for c in covered if c != agent],
         claimed=claimed if claimed is not None else set(covered),
         answer=answer,
+        history=list(history or []),
+        instructions=instructions,
+        model_settings=model_settings,
     )

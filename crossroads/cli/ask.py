@@ -29,6 +29,10 @@ def ask(
     model: Annotated[str | None, typer.Option("--model", help="Model spec for every role.")] = None,
     base_url: Annotated[str | None, typer.Option("--base-url", help="Base URL of the provider.")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Wall time of the whole ask (s).")] = None,
+    conversation: Annotated[
+        str | None,
+        typer.Option("--conversation", help="Continue (or start) this conversation: a follow-up of its turns."),
+    ] = None,
 ) -> None:
     """Answer a technical question with the right specialists."""
     settings = settings_from_flags(config, cards, graph, model=model, base_url=base_url, timeout=timeout)
@@ -41,8 +45,8 @@ def ask(
             if err.is_terminal and not json_out:  # live progress on stderr, the answer streamed to stdout
                 from crossroads.cli.progress import ask_with_progress
 
-                return await ask_with_progress(orchestrator, text, agent)
-            return await orchestrator.ask(text, agent=agent), False
+                return await ask_with_progress(orchestrator, text, agent, conversation=conversation)
+            return await orchestrator.ask(text, agent=agent, conversation=conversation), False
 
     try:
         result, printed = asyncio.run(run())

@@ -1,6 +1,7 @@
 """Settings: packaged defaults, a user config file, CROSSROADS_* environment variables and flags."""
 
 from crossroads.config.settings import (
+    ConversationSettings,
     LimitsSettings,
     RouterSettings,
     SandboxSettings,
@@ -8,4 +9,11 @@ from crossroads.config.settings import (
     load_settings,
 )
 
-__all__ = ["LimitsSettings", "RouterSettings", "SandboxSettings", "Settings", "load_settings"]
+__all__ = [
+    "ConversationSettings",
+    "LimitsSettings",
+    "RouterSettings",
+    "SandboxSettings",
+    "Settings",
+    "load_settings",
+]

@@ -34,6 +34,18 @@ def user_prompt(messages: list[ModelMessage]) -> str:
     return ""
 
 
+def earlier_prompts(messages: list[ModelMessage]) -> list[str]:
+    """The user prompts before the latest one: a conversation's earlier questions, oldest first."""
+    prompts = [
+        part.content
+        for message in messages
+        if isinstance(message, ModelRequest)
+        for part in message.parts
+        if isinstance(part, UserPromptPart) and isinstance(part.content, str)
+    ]
+    return prompts[:-1]
+
+
 def has_tool_calls(messages: list[ModelMessage]) -> bool:
     return any(isinstance(m, ModelResponse) and m.tool_calls for m in messages)
 
