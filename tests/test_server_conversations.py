@@ -35,7 +35,9 @@ def stored(service: tuple[str, Orchestrator], trace_id: str) -> dict[str, Any]:
     return response.json()
 
 
-def test_multi_turn_with_the_official_sdk_follows_up_in_context(client: openai.OpenAI, service) -> None:  # type: ignore[no-untyped-def]
+def test_multi_turn_with_the_official_sdk_follows_up_in_context(
+    client: openai.OpenAI, service: tuple[str, Orchestrator]
+) -> None:
     first = client.chat.completions.create(model="crossroads", messages=[{"role": "user", "content": FIRST}])
     first_route = first.model_extra["crossroads"]["route"]  # type: ignore[index]
     alone = client.chat.completions.create(model="crossroads", messages=[{"role": "user", "content": FOLLOW_UP}])
@@ -99,14 +101,14 @@ LANGCHAIN_BODY: dict[str, Any] = {
 }
 
 
-def test_langchain_style_body_is_answered_in_context(service) -> None:  # type: ignore[no-untyped-def]
+def test_langchain_style_body_is_answered_in_context(service: tuple[str, Orchestrator]) -> None:
     response = httpx.post(f"{service[0]}/v1/chat/completions", headers=HEADERS, json=LANGCHAIN_BODY, timeout=60)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["crossroads"]["stage"] == "conversation" and body["choices"][0]["message"]["content"]
 
 
-def test_langchain_style_streaming_with_stream_options(service) -> None:  # type: ignore[no-untyped-def]
+def test_langchain_style_streaming_with_stream_options(service: tuple[str, Orchestrator]) -> None:
     request = {**LANGCHAIN_BODY, "stream": True, "stream_options": {"include_usage": True}}
     with httpx.stream(
         "POST", f"{service[0]}/v1/chat/completions", headers=HEADERS, json=request, timeout=60
@@ -165,7 +167,9 @@ def test_unsupported_fields_are_an_honest_400_naming_the_field(
         ([{"role": "user", "content": FIRST}, {"role": "assistant", "content": "prefill"}], "messages"),
     ],
 )
-def test_messages_crossroads_cannot_read_are_refused(service, messages: list[Any], param: str) -> None:  # type: ignore[no-untyped-def]
+def test_messages_crossroads_cannot_read_are_refused(
+    service: tuple[str, Orchestrator], messages: list[Any], param: str
+) -> None:
     response = httpx.post(
         f"{service[0]}/v1/chat/completions",
         headers=HEADERS,
@@ -194,7 +198,7 @@ def test_accepted_fields_with_no_effect_do_not_fail(client: openai.OpenAI) -> No
 # -- the native API's stored conversations --------------------------------------------------------------
 
 
-def test_native_ask_continues_a_stored_conversation(service) -> None:  # type: ignore[no-untyped-def]
+def test_native_ask_continues_a_stored_conversation(service: tuple[str, Orchestrator]) -> None:
     url = service[0]
     first = httpx.post(
         f"{url}/v1/ask", headers=HEADERS, json={"question": FIRST, "conversation_id": "web-7"}, timeout=60
