@@ -266,3 +266,48 @@ def test_system_prompt_and_history_reach_the_provider(monkeypatch: pytest.Monkey
     assert turns[:2] == [("user", FIRST), ("assistant", "It depends on your queries.")]
     assert turns[2][0] == "user" and turns[2][1].startswith(FOLLOW_UP)
     assert sent["temperature"] == 0.2  # passed through
+
+
+def test_a_provider_failure_after_the_first_token_ends_the_openai_stream_with_an_error_chunk(
+    monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any
+) -> None:
+    from crossroads.server import create_app
+
+    monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", SECRET)
+    router = respx.MockRouter(assert_all_mocked=True)
+    pieces = ["Use ", "Postgre", "SQL ", "for ", "joins."]
+    provider = router.post(COMPAT.url).mock(
+        side_effect=[COMPAT.text_stream(pieces, broken_after=2), COMPAT.text_stream(pieces)]
+    )
+    settings = load_settings(
+        model=COMPAT.spec,
+        base_url=COMPAT.base_url,
+        trace_db="off",
+        trace_commit="background",  # no lifespan runs in this in-process app
+        server={"api_keys": [API_KEY]},
+    )
+    orchestrator = Orchestrator(settings, toolbox=fake_toolbox, http_transport=RespxHttpx2Transport(router))
+    app = create_app(settings, orchestrator=orchestrator)
+    app.state.orchestrator = orchestrator.prepare()
+    received: list[str] = []
+
+    async def run() -> BaseException | None:
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+            sdk = openai.AsyncOpenAI(base_url="http://t/v1", api_key=API_KEY, http_client=http, max_retries=0)
+            try:
+                stream = await sdk.chat.completions.create(
+                    model="crossroads/data-ai", stream=True, messages=[{"role": "user", "content": FIRST}]
+                )
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        received.append(chunk.choices[0].delta.content)
+            except openai.APIError as exc:
+                return exc
+            finally:
+                await orchestrator.aclose()
+        return None
+
+    error = asyncio.run(run())
+    assert isinstance(error, openai.APIError) and error.code == "provider_error"  # the SDK raised the error chunk
+    assert received == pieces[:2]  # the tokens sent before the failure, once
+    assert provider.call_count == 1  # not retried after the first token
