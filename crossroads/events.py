@@ -6,10 +6,16 @@ the event to its listeners (the stream, the CLI's progress display). They are py
 `data: <model_dump_json()>`) and a client parses it back with `StreamEventAdapter.validate_json(data)`.
 A stream always ends with exactly one `done` or `error` event.
 
-Typical order for a two-specialist question:
+Typical order for a two-specialist question (the synthesiser's text streams as it is written; its
+request's record follows when the stream ends):
 
     route -> specialist_started (x2) -> [tool_called -> tool_returned | handoff | model_request]* ->
-    specialist_finished (x2) -> synthesis_started -> model_request -> text_delta* -> done
+    specialist_finished (x2) -> synthesis_started -> text_delta* -> model_request -> done
+
+and for one specialist, whose own text is the answer:
+
+    route -> specialist_started -> [tool_called -> tool_returned | handoff | model_request]* ->
+    text_delta* -> model_request -> specialist_finished -> done
 """
 
 from __future__ import annotations
@@ -87,7 +93,11 @@ class SynthesisStarted(_Event):
 
 
 class TextDelta(_Event):
-    """A piece of the final answer. Concatenated in order, the deltas equal `done.result.answer`."""
+    """A piece of the final answer, as the model wrote it.
+
+    Concatenated in order, the deltas equal `done.result.answer` (or, on `error`, `partial.answer`:
+    what was sent before the failure).
+    """
 
     type: Literal["text_delta"] = "text_delta"
     delta: str

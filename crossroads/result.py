@@ -135,6 +135,33 @@ class Usage(BaseModel):
         self.cache_write_tokens += record.cache_write_tokens
 
 
+class HistoryWindow(BaseModel):
+    """How a follow-up's conversation was used: which earlier turns the specialists received, and why.
+
+    The history is bounded by a token budget (`conversation.history_tokens`): the newest earlier
+    exchanges are sent whole, older ones are summarised by extraction, and once the summary is full
+    the oldest are dropped. The counts say exactly what happened, so a trace shows what context an
+    answer had.
+    """
+
+    conversation_id: str | None = None
+    """The stored conversation, or None for history the caller sent (the OpenAI `messages` list)."""
+    exchanges: int = 0
+    """Earlier question-answer exchanges available."""
+    included: int = 0
+    """Exchanges sent whole (the newest)."""
+    summarised: int = 0
+    """Older exchanges sent as one extractive summary."""
+    dropped: int = 0
+    """Oldest exchanges not sent at all (over the budget)."""
+    history_tokens: int = 0
+    """Estimated tokens of what was sent (whole turns plus summary)."""
+    budget_tokens: int = 0
+    summary: str = ""
+    instructions: bool = False
+    """Whether caller instructions (OpenAI system or developer messages) went to the specialists."""
+
+
 class AskResult(BaseModel):
     """The answer to one question and the full trace of how it was produced."""
 
@@ -153,6 +180,8 @@ class AskResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     duration_ms: float = 0.0
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    conversation: HistoryWindow | None = None
+    """Set for an ask that continued a conversation: the history it used (None for a lone question)."""
 
     def summary(self) -> ResultSummary:
         """The few fields a listing, a response header or a test report shows (the answer excluded)."""
@@ -169,6 +198,7 @@ class AskResult(BaseModel):
             output_tokens=self.usage.output_tokens,
             duration_ms=self.duration_ms,
             error=self.error,
+            conversation_id=self.conversation.conversation_id if self.conversation else None,
         )
 
 
@@ -192,6 +222,8 @@ class ResultSummary(BaseModel):
     output_tokens: int = 0
     duration_ms: float = 0.0
     error: str | None = None
+    conversation_id: str | None = None
+    """The stored conversation this ask continued, if any."""
 
     @property
     def total_tokens(self) -> int:

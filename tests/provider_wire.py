@@ -93,6 +93,28 @@ class Wire:
             output_tokens,
         )
 
+    def text_stream(
+        self, pieces: list[str], *, input_tokens: int = 100, output_tokens: int = 20, broken_after: int | None = None
+    ) -> httpx.Response:
+        """A streamed text answer (`stream: true`) as this provider sends it: SSE, one event per piece.
+
+        `broken_after=n` sends n pieces, then a line that is not JSON: a stream failing after its first tokens.
+        """
+        events = _stream_events(self.name, pieces, input_tokens, output_tokens)
+        if broken_after is not None:
+            events = events[: _first_piece_event(self.name) + broken_after]
+        body = "".join(
+            (f"event: {e['type']}\n" if self.name != "chat" else "") + f"data: {json.dumps(e)}\n\n" for e in events
+        )
+        if broken_after is not None and self.name == "anthropic":  # how Anthropic reports a failure mid-stream
+            overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            body += f"event: error\ndata: {json.dumps(overloaded)}\n\n"
+        elif broken_after is not None:
+            body += "data: {not json\n\n"
+        elif self.name == "chat":
+            body += "data: [DONE]\n\n"
+        return httpx.Response(200, content=body.encode(), headers={"content-type": "text/event-stream"})
+
     def error(self, status: int, headers: dict[str, str] | None = None) -> httpx.Response:
         if self.name == "anthropic":
             kind = {
@@ -141,6 +163,77 @@ class Wire:
         if self.name == "chat":
             return [t["function"]["name"] for t in body.get("tools", [])]
         return [t["name"] for t in body.get("tools", [])]
+
+
+def _first_piece_event(name: str) -> int:
+    """How many events come before the first text piece in `_stream_events`."""
+    return {"anthropic": 2, "openai": 3, "chat": 1}[name]
+
+
+def _stream_events(name: str, pieces: list[str], inp: int, out: int) -> list[dict[str, Any]]:
+    if name == "anthropic":
+        start = _anthropic([], "", inp, 1)
+        start["stop_reason"] = None
+        return [
+            {"type": "message_start", "message": start},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}} for p in pieces),
+            {"type": "content_block_stop", "index": 0},
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": out},
+            },
+            {"type": "message_stop"},
+        ]
+    if name == "openai":
+        created = {**_responses([], 0, 0), "status": "in_progress", "usage": None}
+        item = {"type": "message", "id": "msg_0a1", "status": "in_progress", "role": "assistant", "content": []}
+        text = "".join(pieces)
+        done_item = {
+            **item,
+            "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}],
+        }
+        where = {"item_id": "msg_0a1", "output_index": 0, "content_index": 0}
+        events: list[dict[str, Any]] = [
+            {"type": "response.created", "response": created},
+            {"type": "response.output_item.added", "output_index": 0, "item": item},
+            {
+                "type": "response.content_part.added",
+                **where,
+                "part": {"type": "output_text", "text": "", "annotations": []},
+            },
+            *({"type": "response.output_text.delta", **where, "delta": p, "logprobs": []} for p in pieces),
+            {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+            {"type": "response.output_item.done", "output_index": 0, "item": done_item},
+            {"type": "response.completed", "response": _responses([done_item], inp, out)},
+        ]
+        return [{**e, "sequence_number": i} for i, e in enumerate(events)]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 1735689600,
+            "model": "llama3.2",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    usage = {"prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out}
+    return [
+        chunk({"role": "assistant", "content": ""}),
+        *(chunk({"content": p}) for p in pieces),
+        chunk({}, "stop"),
+        {
+            "id": "chatcmpl-9",
+            "object": "chat.completion.chunk",
+            "created": 1735689600,
+            "model": "llama3.2",
+            "choices": [],
+            "usage": usage,
+        },
+    ]
 
 
 def _anthropic(

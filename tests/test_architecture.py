@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "crossroads"
 LAYERS: list[set[str]] = [
     {"result", "text", "redact"},
     {"errors", "logs"},
-    {"config", "cards", "events", "telemetry"},
+    {"config", "cards", "events", "telemetry", "conversation"},
     {"trace", "graph", "prompting", "tools", "storage"},
     {"router", "offline", "store", "streaming"},
     {"providers"},

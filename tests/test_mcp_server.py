@@ -33,6 +33,12 @@ async def _exercise(target: Any) -> str:
         assert answer["answer"] and answer["status"] == "ok" and answer["route"]
         assert answer["handoff_path"][0] == "router"
 
+        first = await client.call_tool("ask", {"question": QUESTION, "conversation_id": "mcp-1"})
+        follow = await client.call_tool("ask", {"question": "and is that safe?", "conversation_id": "mcp-1"})
+        assert first.structured_content["conversation_id"] == "mcp-1"
+        assert follow.structured_content["stage"] == "conversation"
+        assert follow.structured_content["route"] == first.structured_content["route"]
+
         direct = await client.call_tool("ask", {"question": QUESTION, "agent": "data-ai"})
         assert direct.structured_content["route"] == ["data-ai"]
 

@@ -13,6 +13,7 @@ from pydantic_ai.usage import RequestUsage
 
 from crossroads.config import load_settings
 from crossroads.errors import LimitExceeded
+from crossroads.offline.messages import streamed
 from crossroads.orchestrator import Orchestrator
 from crossroads.providers import ModelFactory
 
@@ -35,7 +36,7 @@ def always_checking(tokens: int = 50) -> Any:
                 usage=RequestUsage(input_tokens=tokens, output_tokens=10),
             )
 
-        return FunctionModel(respond, model_name=f"looping:{name}")
+        return FunctionModel(respond, stream_function=streamed(respond), model_name=f"looping:{name}")
 
     return model_for
 

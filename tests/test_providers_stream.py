@@ -35,7 +35,8 @@ async def test_stream_yields_progress_then_deltas_then_done(fake_toolbox: Any) -
     assert isinstance(done, Done) and done.result.status == "ok"
     deltas = [e.delta for e in events if isinstance(e, TextDelta)]
     assert len(deltas) > 3 and "".join(deltas) == done.result.answer
-    assert types.index("text_delta") > types.index("specialist_finished")
+    # the specialist's text streams while it runs: after its tool call returned, before it finished
+    assert types.index("tool_returned") < types.index("text_delta") < types.index("specialist_finished")
     assert {e.trace_id for e in events} == {done.result.trace_id}
     for event in events:  # every event survives the JSON round trip the server will make
         assert StreamEventAdapter.validate_json(event.model_dump_json()) == event

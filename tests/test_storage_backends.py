@@ -17,6 +17,7 @@ from real_parts import missing
 from storage_support import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from crossroads.config import load_settings
+from crossroads.conversation import Turn
 from crossroads.errors import LimitExceeded
 from crossroads.orchestrator import Orchestrator
 from crossroads.result import AskResult, RouteDecision, RouteTarget, SpecialistAnswer, ToolCallRecord
@@ -216,20 +217,89 @@ def test_nul_characters_are_stored(store: TraceStore) -> None:
     assert store.recent(1)[0].question.startswith("what is ")
 
 
+def _latest(store: TraceStore) -> int:
+    base: tuple[Migration, ...] = type(store).__init__.__kwdefaults__["migrations"]  # type: ignore[index]
+    return max(m.version for m in base)
+
+
 def test_schema_is_versioned_and_a_later_migration_applies_once(target: str) -> None:
     store = open_store(target)
-    assert store.schema_version() == 1  # type: ignore[attr-defined]
+    latest = _latest(store)
+    assert latest >= 2 and store.schema_version() == latest  # type: ignore[attr-defined]  (2: conversations)
     store.close()
     backend = type(store)
     base: tuple[Migration, ...] = backend.__init__.__kwdefaults__["migrations"]  # type: ignore[index]
-    table = "CREATE TABLE conversations (id TEXT PRIMARY KEY, title TEXT NOT NULL)"
-    later = (*base, Migration(2, "conversations", (table,)))
-    for _ in range(2):  # the second open must not re-run migration 2 (it would fail: the table exists)
+    table = "CREATE TABLE bookmarks (id TEXT PRIMARY KEY, title TEXT NOT NULL)"
+    later = (*base, Migration(latest + 1, "bookmarks", (table,)))
+    for _ in range(2):  # the second open must not re-run the new migration (it would fail: the table exists)
         s = backend(target, migrations=later)  # type: ignore[call-arg]
-        assert s.schema_version() == 2  # type: ignore[attr-defined]
+        assert s.schema_version() == latest + 1  # type: ignore[attr-defined]
         s.close()
-    with pytest.raises(TraceStoreError, match="schema version 2, newer than this crossroads knows"):
+    with pytest.raises(TraceStoreError, match=f"schema version {latest + 1}, newer than this crossroads knows"):
         open_store(target)
+
+
+def test_a_store_at_version_1_gains_conversations_and_keeps_its_traces(target: str) -> None:
+    if target.startswith("postgresql://"):
+        from crossroads.storage.postgres import PostgresTraceStore as backend
+    else:
+        from crossroads.storage.sqlite import SQLiteTraceStore as backend
+    base: tuple[Migration, ...] = backend.__init__.__kwdefaults__["migrations"]  # type: ignore[index]
+    old = backend(target, migrations=base[:1])  # type: ignore[call-arg]  (a store from before conversations)
+    kept = _result()
+    old.submit(kept)
+    assert old.flush(10)
+    old.close()
+    store = open_store(target)
+    try:
+        assert store.schema_version() == _latest(store)  # type: ignore[attr-defined]
+        assert store.get(kept.trace_id) is not None
+        assert store.get_conversation("c-1") is None
+        store.append_turns("c-1", [Turn(role="user", content="hi")])
+        got = store.get_conversation("c-1")
+        assert got is not None and [t.content for t in got.turns] == ["hi"]
+    finally:
+        store.close()
+
+
+def test_conversation_turns_round_trip_in_order(store: TraceStore) -> None:
+    assert store.get_conversation("chat-1") is None
+    first = [
+        Turn(role="user", content="Postgres or Mongo?", trace_id="t1", agents=["data-ai"]),
+        Turn(role="assistant", content="It depends \x00 on joins.", trace_id="t1", agents=["data-ai"]),
+    ]
+    store.append_turns("chat-1", first)
+    store.append_turns("chat-1", [Turn(role="user", content="which of the two?", trace_id="t2", agents=[])])
+    store.append_turns("chat-2", [Turn(role="user", content="other", trace_id="t3")])
+    got = store.get_conversation("chat-1")
+    assert got is not None and got.id == "chat-1"
+    assert [(t.role, t.trace_id) for t in got.turns] == [("user", "t1"), ("assistant", "t1"), ("user", "t2")]
+    assert got.turns[0].agents == ["data-ai"] and got.turns[0].at.tzinfo is not None
+    assert got.turns[1].content.startswith("It depends")
+    assert got.updated_at >= got.created_at
+    other = store.get_conversation("chat-2")
+    assert other is not None and len(other.turns) == 1
+    assert store.count() == 0  # conversations are not traces
+
+
+def test_concurrent_appends_to_one_conversation_lose_nothing(store: TraceStore) -> None:
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            for i in range(10):
+                store.append_turns("busy", [Turn(role="user", content=f"{n}-{i}")])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    got = store.get_conversation("busy")
+    assert got is not None and len(got.turns) == 40 and len({t.content for t in got.turns}) == 40
 
 
 def test_replicas_starting_together_migrate_once(target: str) -> None:
@@ -249,7 +319,7 @@ def test_replicas_starting_together_migrate_once(target: str) -> None:
         t.join()
     try:
         assert not errors and len(stores) == 4
-        assert {s.schema_version() for s in stores} == {1}  # type: ignore[attr-defined]
+        assert {s.schema_version() for s in stores} == {_latest(stores[0])}  # type: ignore[attr-defined]
     finally:
         for s in stores:
             s.close()

@@ -150,7 +150,7 @@ def test_a_store_from_before_versioning_is_adopted(tmp_path: Path) -> None:
         )
     store = open_store(db)
     try:
-        assert store.schema_version() == 1  # type: ignore[attr-defined]
+        assert store.schema_version() == 2  # type: ignore[attr-defined]  (adopted, then migrated: conversations)
         assert store.get("0ld0ld0ld0ld") is not None and store.count() == 1
     finally:
         store.close()

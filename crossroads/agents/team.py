@@ -5,16 +5,35 @@ One pydantic-ai `Agent` per card, handoffs along graph edges, and synthesis of s
 A handoff is a tool call: the specialist asks a neighbour (and only a neighbour) to answer part of the
 question, inside the same run budget. Along one branch no agent is visited twice, agents already
 answering in parallel are not asked again, and the hop limit stops runaway chains.
+
+The run that writes the final answer (the only specialist of a single-domain ask, or the synthesiser)
+streams when its deps carry an `AnswerStream`: every model request of that run is a streamed request,
+and its text goes out as it arrives. Handoff targets and the specialists of a multi-domain ask are not
+streamed: their text is not the answer, and a plain request can still be retried if it fails half-way.
+Retries and fallback of a streamed request happen before its first event reaches us (pydantic-ai primes
+each attempt when a capability handles request errors, as `ResilientRequests` does), so a failure after
+the first token ends the run instead of sending the client a second copy.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai import Agent, RunContext, Tool
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+    UserPromptPart,
+)
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from crossroads.agents.mcp import McpServers
@@ -32,6 +51,7 @@ from crossroads.prompting import (
 )
 from crossroads.providers import ModelFactory
 from crossroads.result import HandoffRecord, ModelAttempt
+from crossroads.streaming import AnswerStream
 from crossroads.tools.base import SandboxTools
 from crossroads.tools.models import MathResult, PythonResult, SqlResult
 from crossroads.trace import Trace
@@ -55,6 +75,15 @@ class RunDeps:
     an agent another branch already brought in."""
     hops: int = 0
     pending_attempts: list[ModelAttempt] = field(default_factory=list)
+    answer: AnswerStream | None = None
+    """Set on the run that writes the final answer when the caller streams: its text goes out as it arrives."""
+    history: list[ModelMessage] = field(default_factory=list)
+    """Earlier turns of the conversation (bounded), sent before this run's prompt; not to handoff targets,
+    whose sub-question is self-contained."""
+    instructions: str | None = None
+    """Extra instructions for this run and its handoffs: the caller's system prompts, the summary of older turns."""
+    model_settings: dict[str, Any] | None = None
+    """Settings the caller passed through (temperature, top_p, seed) for every request of the ask."""
 
 
 async def run_python(ctx: RunContext[RunDeps], code: str) -> PythonResult:
@@ -166,8 +195,7 @@ class Team:
     ) -> str:
         prompt = specialist_prompt(part, deps.question, deps.covered)
         await self.mcp.start(agent)
-        result = await self.agents[agent].run(prompt, deps=deps, usage=usage, usage_limits=limits)
-        return result.output
+        return await _run(self.agents[agent], prompt, deps, usage, limits)
 
     async def handoff(self, ctx: RunContext[RunDeps], to: str, question: str, reason: str) -> dict[str, str]:
         deps = ctx.deps
@@ -209,6 +237,8 @@ class Team:
             covered=deps.covered,
             claimed=deps.claimed,
             hops=hop,
+            instructions=deps.instructions,
+            model_settings=deps.model_settings,
         )
         answer = await self.run_specialist(to, question, child, ctx.usage, ctx.usage_limits)
         return {"agent": to, "answer": answer}
@@ -216,16 +246,97 @@ class Team:
     async def synthesize(
         self, question: str, outputs: list[SpecialistOutput], deps: RunDeps, usage: RunUsage, limits: UsageLimits
     ) -> str:
-        result = await self.synthesizer.run(
-            synthesis_prompt(question, outputs), deps=deps, usage=usage, usage_limits=limits
-        )
-        return result.output
+        return await _run(self.synthesizer, synthesis_prompt(question, outputs), deps, usage, limits)
+
+
+def run_text(messages: Sequence[ModelMessage]) -> str:
+    """The text a run said: each response's text parts, responses with text joined by a blank line.
+
+    Not only the last response's: a model may write text before a tool call ("Let me check that"),
+    and a streamed run sends that text before anyone knows a tool call follows. Reading a plain run
+    the same way keeps `ask()` and `stream()` answers identical.
+    """
+    texts = [
+        "".join(p.content for p in m.parts if isinstance(p, TextPart)) for m in messages if isinstance(m, ModelResponse)
+    ]
+    return "\n\n".join(t for t in texts if t)
+
+
+def text_piece(event: AgentStreamEvent) -> str:
+    """The answer text an event of a streamed response carries ("" for tool calls, thinking, ...)."""
+    if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+        return event.part.content
+    if isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+        return event.delta.content_delta
+    return ""
+
+
+async def _run(
+    agent: Agent[RunDeps, str], prompt: str, deps: RunDeps, usage: RunUsage, limits: UsageLimits | None
+) -> str:
+    """Run `agent`; streamed, sending its text to `deps.answer`, when the deps carry one."""
+    options: dict[str, Any] = {
+        "deps": deps,
+        "usage": usage,
+        "usage_limits": limits,
+        "message_history": deps.history or None,
+        "instructions": deps.instructions,
+        "model_settings": deps.model_settings,
+    }
+    if deps.answer is None:
+        result = await agent.run(prompt, **options)
+        return run_text(result.new_messages())
+    sink = deps.answer
+    said = False  # some earlier response of this run had text: the next one starts after a blank line
+    async with agent.iter(prompt, **options) as run:
+        async for node in run:
+            if not Agent.is_model_request_node(node):
+                continue  # tool calls (and handoffs) run as the loop advances
+            fresh = True
+            async with node.stream(run.ctx) as events:
+                async for event in events:
+                    piece = text_piece(event)
+                    if not piece:
+                        continue
+                    if fresh and said:
+                        sink.send("\n\n")
+                    fresh, said = False, True
+                    sink.send(piece)
+    return sink.text
+
+
+def history_messages(exchanges: Sequence[tuple[str, str]]) -> list[ModelMessage]:
+    """Earlier (question, answer) exchanges as the message history a run continues from.
+
+    An exchange without an answer (a failed turn) is left out: two requests in a row are not a
+    conversation any provider accepts.
+    """
+    messages: list[ModelMessage] = []
+    for question, answer in exchanges:
+        if question.strip() and answer.strip():
+            messages.append(ModelRequest(parts=[UserPromptPart(question)]))
+            messages.append(ModelResponse(parts=[TextPart(answer)]))
+    return messages
 
 
 def new_branch(
-    agent: str, trace: Trace, team: Team, question: str, covered: list[str], claimed: set[str] | None = None
+    agent: str,
+    trace: Trace,
+    team: Team,
+    question: str,
+    covered: list[str],
+    claimed: set[str] | None = None,
+    *,
+    answer: AnswerStream | None = None,
+    history: list[ModelMessage] | None = None,
+    instructions: str | None = None,
+    model_settings: dict[str, Any] | None = None,
 ) -> RunDeps:
-    """Deps of one routed specialist. Pass the same `claimed` set to every branch of an ask."""
+    """Deps of one routed specialist. Pass the same `claimed` set to every branch of an ask.
+
+    `answer` makes this branch stream the final answer (only for the single branch of an ask);
+    `history`, `instructions` and `model_settings` carry a conversation's context (see `RunDeps`).
+    """
     return RunDeps(
         agent=agent,
         trace=trace,
@@ -234,4 +345,8 @@ def new_branch(
         visited=[ROUTER, agent],
         covered=[c for c in covered if c != agent],
         claimed=claimed if claimed is not None else set(covered),
+        answer=answer,
+        history=list(history or []),
+        instructions=instructions,
+        model_settings=model_settings,
     )

@@ -33,6 +33,7 @@ err = Console(stderr=True, soft_wrap=True, emoji=False)
 # (e.g. `crossroads route`) does not pay for importing every other command; `--help` imports them all.
 COMMAND_MODULES = [
     "crossroads.cli.ask",
+    "crossroads.cli.chat",
     "crossroads.cli.route",
     "crossroads.cli.catalog",
     "crossroads.cli.tool",
@@ -43,6 +44,7 @@ COMMAND_MODULES = [
 
 COMMAND_OWNERS = {
     "ask": "crossroads.cli.ask",
+    "chat": "crossroads.cli.chat",
     "route": "crossroads.cli.route",
     "agents": "crossroads.cli.catalog",
     "graph": "crossroads.cli.catalog",

@@ -32,6 +32,10 @@ def ask(
     timeout: Annotated[float | None, typer.Option("--timeout", help="Wall time of the whole ask (s).")] = None,
     strict: StrictOpt = False,
     no_builtin: NoBuiltinOpt = False,
+    conversation: Annotated[
+        str | None,
+        typer.Option("--conversation", help="Continue (or start) this conversation: a follow-up of its turns."),
+    ] = None,
 ) -> None:
     """Answer a technical question with the right specialists."""
     text = read_text_arg(question)  # undecodable input is exit 2 before anything is loaded or asked
@@ -44,15 +48,15 @@ def ask(
 
     async def run() -> None:
         async with Orchestrator(settings, trace_store=True) as orchestrator:
-            if err.is_terminal:  # live progress on stderr; stdout is the same either way
+            if err.is_terminal and not json_out:  # live progress on stderr, the answer streamed to stdout
                 from crossroads.cli.progress import ask_with_progress
 
-                result = await ask_with_progress(orchestrator, text, agent)
+                result, printed = await ask_with_progress(orchestrator, text, agent, conversation=conversation)
             else:
-                result = await orchestrator.ask(text, agent=agent)
+                result, printed = await orchestrator.ask(text, agent=agent, conversation=conversation), False
             # Printed before the orchestrator closes (which flushes the trace store): a failure there
             # still exits 1, but never after a computed answer was lost.
-            show(result, json_out)
+            show(result, json_out, answer_printed=printed)
 
     try:
         asyncio.run(run())
@@ -62,22 +66,24 @@ def ask(
         raise
 
 
-def show(result: AskResult, json_out: bool) -> None:
+def show(result: AskResult, json_out: bool, *, answer_printed: bool = False) -> None:
     """The answer on stdout, as JSON or rendered; flushed at once so it survives a later failure."""
     if json_out:
         print(result.model_dump_json(), flush=True)
     else:
-        render(result)
+        render(result, answer_printed=answer_printed)
         sys.stdout.flush()
 
 
-def render(result: AskResult) -> None:
-    """The answer on stdout, then a compact trace (route, handoffs, tools, usage)."""
+def render(result: AskResult, *, answer_printed: bool = False) -> None:
+    """The answer on stdout (unless it was streamed there already), then a compact trace on stderr."""
     from rich.markdown import Markdown
     from rich.markup import escape
     from rich.tree import Tree
 
-    if out.is_terminal:
+    if answer_printed:
+        pass
+    elif out.is_terminal:
         out.print(Markdown(result.answer))
     else:  # piped: the answer's markdown as is, never cropped to a terminal width
         print(result.answer)

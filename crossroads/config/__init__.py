@@ -2,6 +2,7 @@
 
 from crossroads.config.settings import (
     DEFAULT_MODEL_ALIASES,
+    ConversationSettings,
     LimitsSettings,
     McpSettings,
     RouterSettings,
@@ -12,6 +13,7 @@ from crossroads.config.settings import (
 
 __all__ = [
     "DEFAULT_MODEL_ALIASES",
+    "ConversationSettings",
     "LimitsSettings",
     "McpSettings",
     "RouterSettings",

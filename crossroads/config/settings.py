@@ -53,6 +53,24 @@ class RouterSettings(_Section):
     """Extra labelled example files (JSONL) the local classifier learns from."""
 
 
+class ConversationSettings(_Section):
+    """Follow-up routing and how much of a conversation's history the specialists receive."""
+
+    history_tokens: int = Field(2000, ge=0, le=200_000)
+    """Budget of earlier turns sent with a follow-up (about 4 characters a token); older turns beyond
+    it are summarised, or dropped once the summary is full. 0 sends no history."""
+    summary_tokens: int = Field(300, ge=0, le=20_000)
+    """Part of `history_tokens` the extractive summary of older turns may use (0: drop them instead)."""
+    short_follow_up_words: int = Field(12, ge=0, le=200)
+    """A follow-up of at most this many words stays with the previous turn's specialists unless it
+    clearly changes topic; a longer one is routed together with the previous question."""
+    switch_confidence: float = Field(0.7, ge=0, le=1)
+    """The follow-up alone 'clearly changes topic' when the router picks a specialist the previous turn
+    did not use with at least this confidence."""
+    max_turns: int = Field(200, ge=2, le=100_000)
+    """Turns kept per conversation (user and assistant turns count separately); a longer one is refused."""
+
+
 class SandboxSettings(_Section):
     """Limits of every snippet run in the sandbox, and the size of the warm pool."""
 
@@ -165,6 +183,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     limits: LimitsSettings = Field(default_factory=lambda: LimitsSettings.model_validate({}))
     router: RouterSettings = Field(default_factory=lambda: RouterSettings.model_validate({}))
+    conversation: ConversationSettings = Field(default_factory=lambda: ConversationSettings.model_validate({}))
     sandbox: SandboxSettings = Field(default_factory=lambda: SandboxSettings.model_validate({}))
     server: ServerSettings = Field(default_factory=lambda: ServerSettings.model_validate({}))
 

@@ -5,10 +5,15 @@ way a careful engineer would: code blocks go to `run_python` (or `run_sql`), ari
 symbolic claims go to `check_math`, parts of the question that belong to a neighbour go to `handoff`;
 then it answers from the sections of its card that BM25 ranks highest for the question, citing their
 headings, and reports what the tools returned. Nothing in it knows particular questions.
+
+In a conversation it reads the earlier questions in its message history: a short follow-up ("which
+of the two is better for us?") is answered from the sections that fit it together with the previous
+question, and the answer says which question it follows up on.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from functools import cached_property
 
@@ -17,7 +22,15 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from crossroads.cards import AgentCard
 from crossroads.offline.claims import claim_in, scan_claims
-from crossroads.offline.messages import MODEL_NAME, has_tool_calls, response, tool_returns, user_prompt
+from crossroads.offline.messages import (
+    MODEL_NAME,
+    earlier_prompts,
+    has_tool_calls,
+    response,
+    streamed,
+    tool_returns,
+    user_prompt,
+)
 from crossroads.offline.reports import describe_tool_return, is_glossary, items
 from crossroads.prompting import split_specialist_prompt
 from crossroads.text import BM25, clauses, code_blocks, strip_code, tokens
@@ -27,6 +40,17 @@ Scorer = Callable[[str], Mapping[str, float]]
 LEAN_MIN, LEAN_GAP = 0.55, 0.2
 """A clause leans on a neighbour when the neighbour's confidence for it reaches LEAN_MIN and beats the
 specialist's own by LEAN_GAP."""
+FOLLOW_UP_WORDS = 8
+"""A part with at most this many content words that refers back is ranked with the question it follows."""
+_REFERRING = frozenset(
+    "it its this that these those they them their both either neither one ones two same other instead above".split()
+)
+
+
+def refers_back(text: str) -> bool:
+    """A short question that points at something said before ("which of the two", "is it safe")."""
+    words = re.findall(r"[a-z']+", text.lower())
+    return len(tokens(text)) <= FOLLOW_UP_WORDS and any(w in _REFERRING for w in words)
 
 
 class OfflineSpecialist:
@@ -48,7 +72,10 @@ class OfflineSpecialist:
         return BM25(["" if is_glossary(s.text) else f"{s.heading} {s.heading} {s.text}" for s in self.sections])
 
     def model(self) -> FunctionModel:
-        return FunctionModel(self.respond, model_name=f"{MODEL_NAME}:{self.card.name}")
+        """The pydantic-ai model: `respond` for plain requests, the same answers word by word when streamed."""
+        return FunctionModel(
+            self.respond, stream_function=streamed(self.respond), model_name=f"{MODEL_NAME}:{self.card.name}"
+        )
 
     def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         prompt = user_prompt(messages)
@@ -58,7 +85,8 @@ class OfflineSpecialist:
             calls = self.plan_tool_calls(part, tools, covered)
             if calls:
                 return response(calls, prompt)
-        text = self.compose(part, tool_returns(messages))
+        earlier = earlier_prompts(messages)
+        text = self.compose(part, tool_returns(messages), follows=earlier[-1] if earlier else "")
         return response([TextPart(text)], prompt, text)
 
     def plan_tool_calls(self, part: str, tools: set[str], covered: list[str]) -> list[ToolCallPart]:
@@ -94,10 +122,16 @@ class OfflineSpecialist:
                 parts.setdefault(best, []).append(sentence)
         return {name: " ".join(texts) for name, texts in sorted(parts.items())[:2]}
 
-    def compose(self, part: str, returns: list[ToolReturnPart]) -> str:
+    def compose(self, part: str, returns: list[ToolReturnPart], follows: str = "") -> str:
+        """The answer: ranked card sections, tool results, sources; `follows` is the previous question."""
         query = strip_code(part)
+        follows = follows if follows and refers_back(query) else ""
+        if follows:  # "which of the two ...": too little to rank on alone, so rank with what it follows
+            query = f"{query} {strip_code(follows)}"
         ranked = self.section_index.top(query, 3)
         lines = [f"**{self.card.display_name}**"]
+        if follows:
+            lines.append(f"\nFollowing up on your earlier question: {follows.strip()[:300]}")
         if not ranked:
             lines.append(
                 f"My knowledge covers: {'; '.join(self.card.capabilities[:6])}. The question does not"

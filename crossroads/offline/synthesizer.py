@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from crossroads.offline.messages import MODEL_NAME, response, user_prompt
+from crossroads.offline.messages import MODEL_NAME, response, streamed, user_prompt
 from crossroads.prompting import parse_synthesis_prompt
 
 
@@ -24,4 +24,4 @@ def offline_synthesizer() -> FunctionModel:
         text = "\n".join(parts)
         return response([TextPart(text)], prompt, text)
 
-    return FunctionModel(respond, model_name=f"{MODEL_NAME}:synthesizer")
+    return FunctionModel(respond, stream_function=streamed(respond), model_name=f"{MODEL_NAME}:synthesizer")

@@ -58,16 +58,18 @@ def build_mcp(orchestrator: Callable[[], Orchestrator], version: str = "0.1.0") 
     server: MCPServer = MCPServer("crossroads", instructions=INSTRUCTIONS, version=version)
 
     @server.tool()
-    async def ask(question: str, agent: str | None = None) -> AskOutput:
+    async def ask(question: str, agent: str | None = None, conversation_id: str | None = None) -> AskOutput:
         """Answer a technical question with the right specialist agents.
 
         Args:
             question: The question, in plain language.
             agent: Optional specialist name (see list_agents) to ask directly, bypassing routing.
+            conversation_id: Optional id of a conversation to continue (any new id starts one): the
+                question is then a follow-up of its earlier turns, and is added to it with its answer.
         """
         _check_text(question=question, agent=agent)
         try:
-            return AskOutput.of(await orchestrator().ask(question, agent=agent))
+            return AskOutput.of(await orchestrator().ask(question, agent=agent, conversation=conversation_id))
         except RunError as exc:
             trace = f" (trace {exc.partial.trace_id})" if exc.partial is not None else ""
             raise ToolError(f"{exc}{trace}") from exc

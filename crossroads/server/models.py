@@ -39,6 +39,11 @@ class AskRequest(ValidTextRequest):
 
     question: str = Field(description="The technical question (length limit: limits.max_question_chars).")
     agent: str | None = Field(None, description="Ask this specialist directly, bypassing routing.")
+    conversation_id: str | None = Field(
+        None,
+        description="Continue (or start) this stored conversation: the question is a follow-up of its turns"
+        " and is appended to it with its answer.",
+    )
 
 
 class RouteRequest(ValidTextRequest):
@@ -72,6 +77,10 @@ def summary_headers(summary: ResultSummary) -> dict[str, str]:
     }
 
 
+TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
+"""Content part types that carry text (crossroads answers text; images and audio are refused)."""
+
+
 class ContentPart(BaseModel):
     """One part of an OpenAI message's content array."""
 
@@ -84,13 +93,21 @@ class ChatMessage(BaseModel):
     """One message of an OpenAI chat request."""
 
     model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
+    tool_calls: list[Any] | None = None
+    function_call: Any = None
 
     def text(self) -> str:
         if isinstance(self.content, str):
             return self.content
-        return "".join(p.text or "" for p in self.content or [] if p.type == "text")
+        return "".join(p.text or "" for p in self.content or [] if p.type in TEXT_PARTS)
+
+    def other_parts(self) -> list[str]:
+        """Types of content parts crossroads cannot read (image_url, input_audio, file, ...)."""
+        if isinstance(self.content, str) or self.content is None:
+            return []
+        return [p.type for p in self.content if p.type not in TEXT_PARTS]
 
 
 class StreamOptions(BaseModel):
@@ -101,13 +118,39 @@ class StreamOptions(BaseModel):
 
 
 class ChatRequest(ValidTextRequest):
-    """The subset of OpenAI's request crossroads uses; other fields (temperature, tools, ...) are ignored."""
+    """OpenAI's chat request: the fields crossroads uses, refuses or ignores (docs/server.md has the table).
+
+    Fields crossroads cannot honour (`tools`, `n` > 1, JSON `response_format`, ...) are declared here
+    so `openai_api.unsupported` can refuse them by name instead of ignoring them; unknown fields are
+    accepted and ignored, as OpenAI-compatible servers do.
+    """
 
     model_config = ConfigDict(extra="allow")
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
+    # passed through to every model request of the ask
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, ge=0, le=1)
+    seed: int | None = None
+    # accepted, not used (see docs/server.md)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    stop: str | list[str] | None = None
+    user: str | None = None
+    # refused unless they ask for nothing crossroads lacks
+    n: int | None = Field(None, ge=1)
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    functions: list[Any] | None = None
+    function_call: Any = None
+    response_format: dict[str, Any] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    audio: Any = None
+    modalities: list[str] | None = None
+    prediction: Any = None
 
 
 class ChatUsage(BaseModel):

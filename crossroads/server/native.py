@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
+from crossroads.conversation import Conversation
 from crossroads.events import StreamEvent
 from crossroads.orchestrator import Orchestrator
 from crossroads.result import AskResult, RouteDecision
@@ -42,7 +43,7 @@ def agent_infos(orch: Orchestrator) -> list[AgentInfo]:
 @router.post("/ask", response_model=AskResult)
 async def ask(req: AskRequest, request: Request) -> JSONResponse:
     """Answer a question; the full `AskResult`: answer, route, handoff path, tool calls, usage, trace id."""
-    result = await _orchestrator(request).ask(req.question, agent=req.agent)
+    result = await _orchestrator(request).ask(req.question, agent=req.agent, conversation=req.conversation_id)
     return JSONResponse(result.model_dump(mode="json"), headers=summary_headers(result.summary()))
 
 
@@ -53,7 +54,7 @@ async def ask_stream(req: AskRequest, request: Request) -> StreamingResponse:
     The same events as `Orchestrator.stream()`: route, tool calls, handoffs, model requests, text deltas,
     then done or error.
     """
-    iterator = _orchestrator(request).stream(req.question, agent=req.agent)
+    iterator = _orchestrator(request).stream(req.question, agent=req.agent, conversation=req.conversation_id)
     first = await anext(iterator)  # unusable input raises here, before the response starts
 
     async def sse() -> AsyncIterator[str]:
@@ -70,6 +71,17 @@ async def ask_stream(req: AskRequest, request: Request) -> StreamingResponse:
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Crossroads-Trace-Id": first.trace_id},
     )
+
+
+@router.get("/conversations/{conversation_id}", response_model=Conversation)
+async def conversation(conversation_id: str, request: Request) -> Conversation:
+    """A stored conversation: every turn with its trace id and the specialists that answered it."""
+    found = await _orchestrator(request).get_conversation(conversation_id)
+    if found is None:
+        raise ApiError(
+            404, f"no conversation '{conversation_id}'", code="conversation_not_found", param="conversation_id"
+        )
+    return found
 
 
 @router.post("/route", response_model=RouteDecision)

@@ -1,9 +1,14 @@
 """OpenAI-compatible surface: `POST /v1/chat/completions` (plain and SSE streaming) and `GET /v1/models`.
 
-Model `crossroads` routes the question; `crossroads/<agent>` asks that specialist directly. crossroads
-answers one question per request: the question is the last user message (earlier turns and system
-messages are not used). Route, handoff path and trace id travel in the extra top-level `crossroads`
-field (the official SDK keeps unknown fields in `model_extra`) and in `X-Crossroads-*` headers.
+Model `crossroads` routes the question; `crossroads/<agent>` asks that specialist directly. The whole
+`messages` list is used: the last user message is the question, the user and assistant messages before
+it are the conversation it follows up on (routed with context, sent to the specialists within the
+history budget), and system or developer messages become instructions for every specialist and the
+synthesiser. Nothing is stored between requests: the client sends the conversation each time, as with
+OpenAI. Request fields crossroads cannot honour (`tools`, `n` > 1, JSON `response_format`, ...) are a
+400 naming the field, never silently ignored; docs/server.md lists every field. Route, handoff path and
+trace id travel in the extra top-level `crossroads` field (the official SDK keeps unknown fields in
+`model_extra`) and in `X-Crossroads-*` headers.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from crossroads.conversation import Conversation, Turn
 from crossroads.events import Done, ErrorEvent, StreamEvent, TextDelta
 from crossroads.orchestrator import Orchestrator
 from crossroads.server.errors import ApiError, error_body, from_crossroads_error
@@ -61,23 +67,88 @@ def _agent_for(model: str, orch: Orchestrator) -> str | None:
     )
 
 
-def _question(req: ChatRequest) -> str:
-    for message in reversed(req.messages):
-        if message.role == "user":
-            return message.text()
-    raise ApiError(400, "messages: no message with role 'user' to answer", code="invalid_value", param="messages")
+def _refuse(param: str, why: str) -> ApiError:
+    return ApiError(400, f"'{param}' is not supported by crossroads: {why}", code="unsupported_parameter", param=param)
+
+
+def unsupported(req: ChatRequest) -> ApiError | None:
+    """The first request field crossroads cannot honour, as OpenAI's 400; None when there is none."""
+    no_tools = "crossroads' specialists answer in text and run their own tools; it does not call yours"
+    if req.tools:
+        return _refuse("tools", no_tools)
+    if req.functions:
+        return _refuse("functions", no_tools)
+    if req.tool_choice not in (None, "none", "auto"):
+        return _refuse("tool_choice", no_tools)
+    if req.function_call not in (None, "none", "auto"):
+        return _refuse("function_call", no_tools)
+    if req.n is not None and req.n > 1:
+        return _refuse("n", "one answer per request (each costs every specialist's requests); send n = 1")
+    kind = (req.response_format or {}).get("type", "text")
+    if kind != "text":
+        return _refuse("response_format", f"'{kind}' output is not implemented; only {{'type': 'text'}}")
+    if req.logprobs or req.top_logprobs is not None:
+        return _refuse("logprobs" if req.logprobs else "top_logprobs", "an answer merges several models' outputs")
+    if req.audio is not None or (req.modalities and set(req.modalities) != {"text"}):
+        return _refuse("audio" if req.audio is not None else "modalities", "crossroads answers in text only")
+    if req.prediction is not None:
+        return _refuse("prediction", "predicted outputs are not implemented")
+    return None
+
+
+def conversation_of(req: ChatRequest) -> tuple[str, Conversation, str | None]:
+    """(question, the conversation before it, instructions) from the `messages` list.
+
+    System and developer messages are instructions (joined in order); user and assistant messages
+    are turns; the last message must be the user's question. Tool messages and assistant tool calls
+    belong to function calling, which crossroads does not do, so they are refused like `tools`.
+    """
+    instructions: list[str] = []
+    turns: list[Turn] = []
+    for i, message in enumerate(req.messages):
+        if message.other_parts():
+            kinds = ", ".join(sorted(set(message.other_parts())))
+            raise _refuse(f"messages[{i}].content", f"content parts of type {kinds}; send text parts only")
+        if message.role in ("tool", "function") or message.tool_calls or message.function_call:
+            raise _refuse(f"messages[{i}]", "tool and function messages belong to function calling")
+        if message.role in ("system", "developer"):
+            instructions.append(message.text())
+        else:
+            turns.append(Turn(role="user" if message.role == "user" else "assistant", content=message.text()))
+    if not turns or turns[-1].role != "user":
+        why = "no message with role 'user' to answer" if not turns else "the last message must have role 'user'"
+        raise ApiError(400, f"messages: {why}", code="invalid_value", param="messages")
+    joined = "\n\n".join(s.strip() for s in instructions if s.strip())
+    return turns[-1].content, Conversation(turns=turns[:-1]), joined or None
+
+
+def passed_settings(req: ChatRequest) -> dict[str, Any]:
+    """The sampling settings that go to every model request of the ask (offline models ignore them)."""
+    return {
+        k: v for k, v in {"temperature": req.temperature, "top_p": req.top_p, "seed": req.seed}.items() if v is not None
+    }
 
 
 @router.post("/chat/completions", response_model=None)
 async def chat_completions(req: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
-    """Answer the last user message; `stream: true` answers as server-sent chunks ending in `[DONE]`."""
+    """Answer the conversation's last user message; `stream: true` answers as SSE chunks ending in `[DONE]`."""
     orch = _orchestrator(request)
     agent = _agent_for(req.model, orch)
-    question = orch.check_question(_question(req))
+    refused = unsupported(req)
+    if refused is not None:
+        raise refused
+    question, history, instructions = conversation_of(req)
+    question = orch.check_question(question)
+    options: dict[str, Any] = {
+        "agent": agent,
+        "conversation": history,
+        "instructions": instructions,
+        "model_settings": passed_settings(req),
+    }
     if req.stream:
         include_usage = bool(req.stream_options and req.stream_options.include_usage)
-        return await stream_completion(orch.stream(question, agent=agent), req.model, include_usage)
-    result = await orch.ask(question, agent=agent)
+        return await stream_completion(orch.stream(question, **options), req.model, include_usage)
+    result = await orch.ask(question, **options)
     meta = result.summary()
     body = {
         "id": f"chatcmpl-{result.trace_id}",

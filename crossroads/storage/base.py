@@ -10,7 +10,12 @@ it answered).
 
 Backends (`sqlite.py`, `postgres.py`) provide the connection handling, the SQL of one batch write and
 the reads; schema changes are numbered `Migration`s per backend, applied at open and recorded in a
-`schema_version` table, so a later feature (conversations) adds migration 2 without touching this file.
+`schema_version` table (migration 2 added conversations).
+
+Conversations (`crossroads.conversation`) live in the same database, because a follow-up must find
+the turns of its conversation whichever replica answers it. Unlike traces they are written at once,
+not queued: `append_turns` returns when the turns are committed, so the next question of the
+conversation (maybe on another replica, a moment later) reads them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import ClassVar
 import structlog
 from pydantic import BaseModel
 
+from crossroads.conversation import Conversation, Turn
 from crossroads.errors import ConfigError
 from crossroads.result import AskResult
 from crossroads.storage.bounds import bounded_json
@@ -211,6 +217,14 @@ class TraceStore(abc.ABC):
     def count(self) -> int:
         """How many traces are stored."""
 
+    @abc.abstractmethod
+    def get_conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation with this id and its turns, oldest first; None when there is none."""
+
+    @abc.abstractmethod
+    def append_turns(self, conversation_id: str, turns: Sequence[Turn]) -> None:
+        """Append `turns` to the conversation (created on first use), committed when this returns."""
+
     # -- writing ----------------------------------------------------------------------------------
 
     def submit(self, result: AskResult) -> None:
@@ -353,6 +367,12 @@ class TraceStore(abc.ABC):
 
     async def acount(self) -> int:
         return await asyncio.to_thread(self.count)
+
+    async def aget_conversation(self, conversation_id: str) -> Conversation | None:
+        return await asyncio.to_thread(self.get_conversation, conversation_id)
+
+    async def aappend_turns(self, conversation_id: str, turns: Sequence[Turn]) -> None:
+        await asyncio.to_thread(self.append_turns, conversation_id, list(turns))
 
     def __enter__(self) -> TraceStore:
         return self

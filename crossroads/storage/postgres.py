@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
 
+from crossroads.conversation import Conversation, Turn
 from crossroads.result import AskResult
 from crossroads.storage.base import (
     DEFAULT_MAX_BYTES,
@@ -77,6 +78,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX IF NOT EXISTS traces_status_started_at ON traces (status, started_at DESC)",
             # The primary key's index serves `=` only; prefix lookups (LIKE 'abc%') need pattern ops.
             "CREATE INDEX IF NOT EXISTS traces_trace_id_prefix ON traces (trace_id text_pattern_ops)",
+        ),
+    ),
+    Migration(
+        2,
+        "conversations",
+        (
+            """CREATE TABLE conversations (
+                conversation_id text PRIMARY KEY,
+                created_at      timestamptz NOT NULL,
+                updated_at      timestamptz NOT NULL
+            )""",
+            """CREATE TABLE conversation_turns (
+                conversation_id text NOT NULL REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+                position        integer NOT NULL,
+                role            text NOT NULL,
+                content         text NOT NULL,
+                trace_id        text,
+                agents          jsonb NOT NULL,
+                created_at      timestamptz NOT NULL,
+                PRIMARY KEY (conversation_id, position)
+            )""",
+            "CREATE INDEX conversations_updated_at ON conversations (updated_at DESC)",
         ),
     ),
 )
@@ -276,6 +299,47 @@ class PostgresTraceStore(TraceStore):
         with self._connection() as conn:
             row = conn.execute("SELECT count(*) FROM traces").fetchone()
             return int(row[0]) if row else 0
+
+    # -- conversations ----------------------------------------------------------------------------
+
+    def get_conversation(self, conversation_id: str) -> Conversation | None:
+        with self._connection() as conn:
+            head = conn.execute(
+                "SELECT created_at, updated_at FROM conversations WHERE conversation_id = %s", (conversation_id,)
+            ).fetchone()
+            if head is None:
+                return None
+            rows = conn.execute(
+                "SELECT role, content, trace_id, agents, created_at FROM conversation_turns"
+                " WHERE conversation_id = %s ORDER BY position",
+                (conversation_id,),
+            ).fetchall()
+        turns = [Turn(role=r[0], content=r[1], trace_id=r[2], agents=r[3], at=r[4]) for r in rows]
+        return Conversation(id=conversation_id, created_at=head[0], updated_at=head[1], turns=turns)
+
+    def append_turns(self, conversation_id: str, turns: Sequence[Turn]) -> None:
+        with self._connection() as conn, conn.transaction():
+            # The upsert locks the conversation's row: concurrent appends to one conversation queue here,
+            # so positions never collide.
+            conn.execute(
+                "INSERT INTO conversations (conversation_id, created_at, updated_at) VALUES (%s, now(), now())"
+                " ON CONFLICT (conversation_id) DO UPDATE SET updated_at = now()",
+                (conversation_id,),
+            )
+            row = conn.execute(
+                "SELECT coalesce(max(position), 0) FROM conversation_turns WHERE conversation_id = %s",
+                (conversation_id,),
+            ).fetchone()
+            start = int(row[0]) if row else 0
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO conversation_turns (conversation_id, position, role, content, trace_id, agents,"
+                    " created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (conversation_id, start + i, t.role, _clean(t.content), t.trace_id, Jsonb(t.agents), t.at)
+                        for i, t in enumerate(turns, 1)
+                    ],
+                )
 
     def trace_ids(self) -> list[str]:
         """Every stored trace id (benchmarks and tests check 'stored exactly once' with it)."""

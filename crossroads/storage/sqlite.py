@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from crossroads.conversation import Conversation, Turn
 from crossroads.result import AskResult
 from crossroads.storage.base import (
     DEFAULT_MAX_BYTES,
@@ -58,6 +59,28 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
             "CREATE INDEX IF NOT EXISTS traces_started_at ON traces (started_at)",
             "CREATE INDEX IF NOT EXISTS traces_status_started_at ON traces (status, started_at)",
+        ),
+    ),
+    Migration(
+        2,
+        "conversations",
+        (
+            """CREATE TABLE conversations (
+                conversation_id TEXT PRIMARY KEY,
+                created_at      TEXT NOT NULL,
+                updated_at      TEXT NOT NULL
+            )""",
+            """CREATE TABLE conversation_turns (
+                conversation_id TEXT NOT NULL REFERENCES conversations (conversation_id) ON DELETE CASCADE,
+                position        INTEGER NOT NULL,
+                role            TEXT NOT NULL,
+                content         TEXT NOT NULL,
+                trace_id        TEXT,
+                agents          TEXT NOT NULL,
+                created_at      TEXT NOT NULL,
+                PRIMARY KEY (conversation_id, position)
+            )""",
+            "CREATE INDEX conversations_updated_at ON conversations (updated_at)",
         ),
     ),
 )
@@ -248,6 +271,50 @@ class SQLiteTraceStore(TraceStore):
     def count(self) -> int:
         with self._connection() as conn:
             return int(conn.execute("SELECT count(*) FROM traces").fetchone()[0])
+
+    # -- conversations ----------------------------------------------------------------------------
+
+    def get_conversation(self, conversation_id: str) -> Conversation | None:
+        with self._connection() as conn:
+            head = conn.execute(
+                "SELECT created_at, updated_at FROM conversations WHERE conversation_id = ?", (conversation_id,)
+            ).fetchone()
+            if head is None:
+                return None
+            rows = conn.execute(
+                "SELECT role, content, trace_id, agents, created_at FROM conversation_turns"
+                " WHERE conversation_id = ? ORDER BY position",
+                (conversation_id,),
+            ).fetchall()
+        turns = [Turn(role=r[0], content=r[1], trace_id=r[2], agents=json.loads(r[3]), at=r[4]) for r in rows]
+        return Conversation(id=conversation_id, created_at=head[0], updated_at=head[1], turns=turns)
+
+    def append_turns(self, conversation_id: str, turns: Sequence[Turn]) -> None:
+        now = iso(datetime.now(UTC))
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")  # positions are read and written under the write lock
+            try:
+                conn.execute(
+                    "INSERT INTO conversations VALUES (?, ?, ?)"
+                    " ON CONFLICT (conversation_id) DO UPDATE SET updated_at = excluded.updated_at",
+                    (conversation_id, now, now),
+                )
+                start = conn.execute(
+                    "SELECT coalesce(max(position), 0) FROM conversation_turns WHERE conversation_id = ?",
+                    (conversation_id,),
+                ).fetchone()[0]
+                conn.executemany(
+                    "INSERT INTO conversation_turns VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (conversation_id, start + i, t.role, t.content, t.trace_id, json.dumps(t.agents), iso(t.at))
+                        for i, t in enumerate(turns, 1)
+                    ],
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
 
 def _version(conn: sqlite3.Connection) -> int | None:
