@@ -33,7 +33,7 @@ async def main(n: int) -> None:
             raise SystemExit(f"sandbox unavailable: {toolbox.unavailable_reason}")
         print(f"tier: {toolbox.tier}, n = {n} per row, pooled (warm pool before each request)")
         print(f"{'call':48} {'median ms':>10} {'p90 ms':>8}  verdict")
-        rows: list[tuple[str, object]] = [(c, c) for c in CLAIMS] + [("run_sql: " + SQL[:38], None)]
+        rows: list[tuple[str, str | None]] = [*((c, c) for c in CLAIMS), ("run_sql: " + SQL[:38], None)]
         for label, claim in rows:
             samples, verdict = [], None
             for _ in range(n):
@@ -42,7 +42,7 @@ async def main(n: int) -> None:
                 if claim is None:
                     verdict = (await toolbox.run_sql(SQL)).rows
                 else:
-                    verdict = (await toolbox.check_math(str(claim))).verified
+                    verdict = (await toolbox.check_math(claim)).verified
                 samples.append((time.perf_counter() - t) * 1000)
             ordered = sorted(samples)
             p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
@@ -50,6 +50,6 @@ async def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("-n", type=int, default=10)
     asyncio.run(main(parser.parse_args().n))

@@ -45,13 +45,13 @@ QUESTION = "How do I autoscale inference pods on Kubernetes?"
 
 class NullToolbox:
     async def run_python(self, code: str, timeout: float | None = None) -> PythonResult:
-        return PythonResult(ok=True, stdout="", exit_code=0, tier="none")
+        return PythonResult(ok=True, stdout="", exit_code=0, tier="unsafe-local")
 
     async def check_math(self, claim: str, timeout: float | None = None) -> MathResult:
-        return MathResult(verified=True, kind="equality", claim=claim, tier="none")
+        return MathResult(verified=True, kind="equality", claim=claim, tier="unsafe-local")
 
     async def run_sql(self, query: str, tables: Any = None, timeout: float | None = None) -> SqlResult:
-        return SqlResult(ok=True, tier="none")
+        return SqlResult(ok=True, tier="unsafe-local")
 
     async def aclose(self) -> None:
         pass

@@ -11,6 +11,7 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, TextContent
 from server_support import API_KEY, running_service, server_settings
 
 from crossroads.store import TraceStore
@@ -19,13 +20,21 @@ ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "How do I profile a slow Python loop and speed it up?"
 
 
+def _text(result: CallToolResult) -> str:
+    """The text of a tool result's first content block (the error message of a failed call)."""
+    block = result.content[0]
+    assert isinstance(block, TextContent), block
+    return block.text
+
+
 async def _exercise(target: Any) -> str:
     """List and call every tool; returns the trace id of the ask."""
     async with Client(target) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == {"ask", "route", "list_agents"}
         assert tools["ask"].input_schema["required"] == ["question"]
-        assert "answer" in tools["ask"].output_schema["properties"]
+        output_schema = tools["ask"].output_schema
+        assert output_schema is not None and "answer" in output_schema["properties"]
 
         asked = await client.call_tool("ask", {"question": QUESTION})
         assert not asked.is_error
@@ -50,9 +59,9 @@ async def _exercise(target: Any) -> str:
         assert "data-ai" in names and len(names) >= 5
 
         empty = await client.call_tool("ask", {"question": "  "})
-        assert empty.is_error and "empty" in empty.content[0].text
+        assert empty.is_error and "empty" in _text(empty)
         unknown = await client.call_tool("ask", {"question": QUESTION, "agent": "nobody"})
-        assert unknown.is_error and "unknown agent" in unknown.content[0].text
+        assert unknown.is_error and "unknown agent" in _text(unknown)
         return str(answer["trace_id"])
 
 

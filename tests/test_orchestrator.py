@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from conftest import FakeToolbox
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
@@ -51,7 +52,7 @@ def scripted_handoffs(chain: dict[str, str]) -> Any:
     return model_for
 
 
-async def test_done_when_question_routes_to_data_ai_and_cloud(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_done_when_question_routes_to_data_ai_and_cloud(fake_toolbox: FakeToolbox) -> None:
     async with Orchestrator(toolbox=fake_toolbox) as crossroads:
         result = await crossroads.ask(K8S_QUESTION)
     visited = set(result.handoff_path)
@@ -63,7 +64,7 @@ async def test_done_when_question_routes_to_data_ai_and_cloud(fake_toolbox) -> N
     AskResult.model_validate_json(result.model_dump_json())
 
 
-async def test_offline_model_calls_tools_through_the_agent_loop(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_offline_model_calls_tools_through_the_agent_loop(fake_toolbox: FakeToolbox) -> None:
     question = "Is 17*23 = 392? And what does this print?\n```python\nprint(sum(range(10)))\n```"
     async with Orchestrator(toolbox=fake_toolbox) as crossroads:
         result = await crossroads.ask(question, agent="data-ai")
@@ -77,14 +78,16 @@ async def test_offline_model_calls_tools_through_the_agent_loop(fake_toolbox) ->
     assert len(result.model_requests) == 2  # tool-call turn, then the answer
 
 
-async def test_sql_blocks_go_to_run_sql(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_sql_blocks_go_to_run_sql(fake_toolbox: FakeToolbox) -> None:
     question = "Why is this query slow?\n```sql\nSELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id;\n```"
     async with Orchestrator(toolbox=fake_toolbox) as crossroads:
         result = await crossroads.ask(question, agent="core-dev")
     assert [c.name for c in result.tool_calls] == ["run_sql"]
 
 
-async def test_multi_domain_question_runs_specialists_concurrently_then_synthesises(fake_toolbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_multi_domain_question_runs_specialists_concurrently_then_synthesises(
+    fake_toolbox: FakeToolbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     running: list[str] = []
     peak = 0
     original = ModelFactory.specialist
@@ -111,7 +114,9 @@ async def test_multi_domain_question_runs_specialists_concurrently_then_synthesi
     assert "Data & AI" in result.answer and "Cloud & Infrastructure" in result.answer
 
 
-async def test_handoff_follows_graph_edges_and_records_the_path(fake_toolbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_handoff_follows_graph_edges_and_records_the_path(
+    fake_toolbox: FakeToolbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ModelFactory, "specialist", scripted_handoffs({"data-ai": "cloud-infra"}))
     async with Orchestrator(toolbox=fake_toolbox, router=FixedRouter("data-ai")) as crossroads:
         result = await crossroads.ask("anything")
@@ -120,7 +125,9 @@ async def test_handoff_follows_graph_edges_and_records_the_path(fake_toolbox, mo
     assert "cloud-infra answered" in result.answer
 
 
-async def test_handoff_to_a_non_neighbour_is_refused(fake_toolbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_handoff_to_a_non_neighbour_is_refused(
+    fake_toolbox: FakeToolbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # cloud-infra has no edge to language in the packaged graph.
     monkeypatch.setattr(ModelFactory, "specialist", scripted_handoffs({"cloud-infra": "language"}))
     async with Orchestrator(toolbox=fake_toolbox, router=FixedRouter("cloud-infra")) as crossroads:
@@ -130,7 +137,7 @@ async def test_handoff_to_a_non_neighbour_is_refused(fake_toolbox, monkeypatch) 
     assert not refused.accepted and "not a neighbour" in refused.note
 
 
-async def test_no_revisits_along_a_path(fake_toolbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_no_revisits_along_a_path(fake_toolbox: FakeToolbox, monkeypatch: pytest.MonkeyPatch) -> None:
     chain = {"data-ai": "cloud-infra", "cloud-infra": "data-ai"}
     monkeypatch.setattr(ModelFactory, "specialist", scripted_handoffs(chain))
     async with Orchestrator(toolbox=fake_toolbox, router=FixedRouter("data-ai")) as crossroads:
@@ -140,7 +147,9 @@ async def test_no_revisits_along_a_path(fake_toolbox, monkeypatch) -> None:  # t
     assert "already visited" in result.handoffs[1].note
 
 
-async def test_hop_limit_stops_the_run_with_partial_trace(fake_toolbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_hop_limit_stops_the_run_with_partial_trace(
+    fake_toolbox: FakeToolbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chain = {"data-ai": "cloud-infra", "cloud-infra": "core-dev", "core-dev": "language"}
     monkeypatch.setattr(ModelFactory, "specialist", scripted_handoffs(chain))
     settings = load_settings(limits={"max_hops": 2})
@@ -149,19 +158,22 @@ async def test_hop_limit_stops_the_run_with_partial_trace(fake_toolbox, monkeypa
             await crossroads.ask("anything")
     assert info.value.limit == "max_hops" and "limit is 2" in str(info.value)
     partial = info.value.partial
+    assert partial is not None
     assert partial.status == "error" and [h.target for h in partial.handoffs] == ["cloud-infra", "core-dev", "language"]
 
 
-async def test_request_limit(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_request_limit(fake_toolbox: FakeToolbox) -> None:
     settings = load_settings(limits={"max_requests": 1})
     async with Orchestrator(settings, toolbox=fake_toolbox) as crossroads:
         with pytest.raises(LimitExceeded) as info:
             await crossroads.ask("Is 2+2 = 5?", agent="data-ai")
     assert info.value.limit == "max_requests"
-    assert len(info.value.partial.tool_calls) == 1  # the tool ran before the second request was refused
+    partial = info.value.partial
+    assert partial is not None
+    assert len(partial.tool_calls) == 1  # the tool ran before the second request was refused
 
 
-async def test_out_of_scope_lists_the_specialists(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_out_of_scope_lists_the_specialists(fake_toolbox: FakeToolbox) -> None:
     async with Orchestrator(toolbox=fake_toolbox, router=FixedRouter()) as crossroads:
         result = await crossroads.ask("What is a good recipe for banana bread?")
     assert result.status == "out_of_scope" and result.route.abstain
@@ -170,20 +182,20 @@ async def test_out_of_scope_lists_the_specialists(fake_toolbox) -> None:  # type
 
 
 @pytest.mark.parametrize("question", ["", "   \n", "x" * 20_001])
-async def test_bad_questions_are_input_errors(fake_toolbox, question: str) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_questions_are_input_errors(fake_toolbox: FakeToolbox, question: str) -> None:
     async with Orchestrator(toolbox=fake_toolbox) as crossroads:
         with pytest.raises(InputError):
             await crossroads.ask(question)
 
 
-async def test_unknown_agent_is_an_input_error(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+async def test_unknown_agent_is_an_input_error(fake_toolbox: FakeToolbox) -> None:
     async with Orchestrator(toolbox=fake_toolbox) as crossroads:
         with pytest.raises(InputError, match="unknown agent 'nope'"):
             await crossroads.ask("hello", agent="nope")
     assert fake_toolbox.closed
 
 
-def test_ask_sync_reuses_one_loop(fake_toolbox) -> None:  # type: ignore[no-untyped-def]
+def test_ask_sync_reuses_one_loop(fake_toolbox: FakeToolbox) -> None:
     crossroads = Orchestrator(toolbox=fake_toolbox, router=FixedRouter("core-dev"))
     try:
         first = crossroads.ask_sync("How do I write a binary search?")
@@ -193,7 +205,9 @@ def test_ask_sync_reuses_one_loop(fake_toolbox) -> None:  # type: ignore[no-unty
     assert first.answer == second.answer and first.trace_id != second.trace_id
 
 
-async def test_two_branches_do_not_bring_in_the_same_neighbour(fake_toolbox, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+async def test_two_branches_do_not_bring_in_the_same_neighbour(
+    fake_toolbox: FakeToolbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chain = {"data-ai": "language", "core-dev": "language"}
     monkeypatch.setattr(ModelFactory, "specialist", scripted_handoffs(chain))
     async with Orchestrator(toolbox=fake_toolbox, router=FixedRouter("data-ai", "core-dev")) as crossroads:

@@ -20,6 +20,7 @@ from crossroads.orchestrator import Orchestrator
 from crossroads.providers.resilience import RetryPolicy
 from crossroads.result import AskResult
 from crossroads.testing.respx_bridge import RespxHttpx2Transport
+from crossroads.tools.models import MathResult, PythonResult, SqlResult
 from tests.provider_wire import ANTHROPIC, COMPAT, SECRET, WIRES, Wire, body_of
 
 pytestmark = pytest.mark.anyio
@@ -34,6 +35,24 @@ class _NoRouter:
 
 
 NO_ROUTER: Any = _NoRouter()
+
+
+class _NoTools:
+    """The fault matrix asks questions that call no tools; a tool call would be a bug in the test."""
+
+    async def run_python(self, code: str, timeout: float | None = None) -> PythonResult:
+        raise AssertionError("no tools")
+
+    async def check_math(self, claim: str, timeout: float | None = None) -> MathResult:
+        raise AssertionError("no tools")
+
+    async def run_sql(
+        self, query: str, tables: dict[str, list[dict[str, Any]]] | None = None, timeout: float | None = None
+    ) -> SqlResult:
+        raise AssertionError("no tools")
+
+    async def aclose(self) -> None:
+        return None
 
 
 class Waits:
@@ -97,7 +116,7 @@ def shared(wire: Wire) -> tuple[Orchestrator, RespxHttpx2Transport]:
             config = load_settings(model=wire.spec, base_url=wire.base_url, trace_db="off")
             _shared[wire.name] = (
                 Orchestrator(
-                    config, toolbox=object(), http_transport=transport, retry_sleep=SHARED_WAITS, router=NO_ROUTER
+                    config, toolbox=_NoTools(), http_transport=transport, retry_sleep=SHARED_WAITS, router=NO_ROUTER
                 ).prepare(),  # models are built here, while the key is set
                 transport,
             )
@@ -167,6 +186,7 @@ async def test_client_errors_are_not_retried(status: int, monkeypatch: pytest.Mo
         await ask(ANTHROPIC, monkeypatch, [ANTHROPIC.error(status), ok(ANTHROPIC)], fake_toolbox, waits)
     assert waits.waits == []
     partial = info.value.partial
+    assert partial is not None
     [record] = partial.model_requests
     assert record.error and [a.status for a in record.attempts] == [status]
     assert partial.usage.requests == 0
@@ -238,7 +258,9 @@ async def test_persistent_fault_without_fallback_is_a_provider_error_with_the_at
     with pytest.raises(ProviderError) as info:
         await ask(COMPAT, monkeypatch, [httpx.ReadTimeout("slow")] * 4, fake_toolbox, waits, retries=3)
     assert len(waits.waits) == 3
-    [record] = info.value.partial.model_requests
+    partial = info.value.partial
+    assert partial is not None
+    [record] = partial.model_requests
     assert len(record.attempts) == 4 and "ModelTimeoutError" in record.attempts[0].error
 
 

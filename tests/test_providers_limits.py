@@ -74,6 +74,7 @@ async def run(monkeypatch: pytest.MonkeyPatch, model: Any, fake_toolbox: Any, **
 async def test_max_requests(monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> None:
     exc = await run(monkeypatch, always_checking(), fake_toolbox, limits={"max_requests": 3})
     assert exc.limit == "max_requests" and "3" in str(exc)
+    assert exc.partial is not None
     assert exc.partial.status == "error" and len(exc.partial.model_requests) == 3
     assert [c.name for c in exc.partial.tool_calls] == ["check_math"] * 3
     assert exc.partial.usage.requests == 3
@@ -82,6 +83,7 @@ async def test_max_requests(monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) 
 async def test_max_tokens(monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> None:
     exc = await run(monkeypatch, always_checking(tokens=600), fake_toolbox, limits={"max_tokens": 1000})
     assert exc.limit == "max_tokens" and "1000" in str(exc)
+    assert exc.partial is not None
     assert exc.partial.usage.input_tokens >= 1000 and exc.partial.model_requests
 
 
@@ -96,6 +98,7 @@ async def test_max_hops(monkeypatch: pytest.MonkeyPatch, fake_toolbox: Any) -> N
     exc = await run(monkeypatch, handing_off, fake_toolbox, limits={"max_hops": 1})
     assert exc.limit == "max_hops"
     partial = exc.partial
+    assert partial is not None
     assert [h.accepted for h in partial.handoffs] == [True, False] and partial.handoffs[-1].note == "hop limit"
 
 

@@ -158,6 +158,7 @@ async def test_assertion_passes_and_fails_with_expected_vs_actual(
     good: dict[str, Any], bad: dict[str, Any], fragment: str
 ) -> None:
     obs = Observation(question="q", result=_result())
+    assert obs.result is not None
     if good["type"] == "is-json":
         obs.result.answer = '```json\n{"a": [1, 2]}\n```'
     passed = await _run(good, obs)
@@ -205,6 +206,7 @@ async def test_llm_rubric_is_skipped_without_a_judge_and_graded_with_one() -> No
         )
 
     obs = Observation(question="q", result=_result(), judge=judge)
+    assert obs.result is not None
     assert (await _run({"type": "llm-rubric", "value": "mentions HPA", "threshold": 0.8}, obs)).passed
     obs.result.answer = "nothing"
     failed = await _run({"type": "llm-rubric", "value": "mentions HPA"}, obs)

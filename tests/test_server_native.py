@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from server_support import API_KEY, running_service, server_settings
 
-from crossroads.events import StreamEventAdapter
+from crossroads.events import Done, StreamEventAdapter
 from crossroads.orchestrator import Orchestrator
 
 QUESTION = "How do I profile a slow Python loop and speed it up?"
@@ -47,7 +48,9 @@ def test_ask_stream_sends_typed_events_ending_in_done(http: httpx.Client) -> Non
     kinds = [e.type for e in events]
     assert kinds[0] == "route" and kinds[-1] == "done" and "text_delta" in kinds
     answer = "".join(e.delta for e in events if e.type == "text_delta")
-    assert answer == events[-1].result.answer
+    done = events[-1]
+    assert isinstance(done, Done)
+    assert answer == done.result.answer
 
 
 def test_route_agents_graph(http: httpx.Client, service: tuple[str, Orchestrator]) -> None:
@@ -88,7 +91,7 @@ def test_unknown_agent_is_422(http: httpx.Client) -> None:
     assert response.status_code == 422 and "unknown agent" in response.json()["error"]["message"]
 
 
-def test_failed_ask_is_422_with_trace_id_and_stored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_failed_ask_is_422_with_trace_id_and_stored(tmp_path: Path) -> None:
     from conftest import FakeToolbox
 
     settings = server_settings(tmp_path).model_copy(update={"timeout": 1e-6})

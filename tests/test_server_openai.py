@@ -17,14 +17,18 @@ def client(service: tuple[str, Orchestrator]) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{service[0]}/v1", api_key=API_KEY, max_retries=0)
 
 
-def test_models_lists_orchestrator_and_each_specialist(client: openai.OpenAI, service) -> None:  # type: ignore[no-untyped-def]
+def test_models_lists_orchestrator_and_each_specialist(
+    client: openai.OpenAI, service: tuple[str, Orchestrator]
+) -> None:
     ids = [m.id for m in client.models.list()]
     assert ids[0] == "crossroads"
     assert set(ids[1:]) == {f"crossroads/{name}" for name in service[1].cards}
     assert client.models.retrieve("crossroads/core-dev").id == "crossroads/core-dev"
 
 
-def test_chat_completion_carries_route_usage_and_trace(client: openai.OpenAI, service) -> None:  # type: ignore[no-untyped-def]
+def test_chat_completion_carries_route_usage_and_trace(
+    client: openai.OpenAI, service: tuple[str, Orchestrator]
+) -> None:
     raw = client.chat.completions.with_raw_response.create(
         model="crossroads", messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": QUESTION}]
     )
@@ -32,6 +36,7 @@ def test_chat_completion_carries_route_usage_and_trace(client: openai.OpenAI, se
     assert completion.object == "chat.completion"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.choices[0].message.content
+    assert completion.model_extra is not None
     meta = completion.model_extra["crossroads"]
     assert meta["route"] and meta["handoff_path"][0] == "router" and meta["status"] == "ok"
     assert completion.id == f"chatcmpl-{meta['trace_id']}"
@@ -47,6 +52,7 @@ def test_specialist_model_bypasses_routing(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
         model="crossroads/cloud-infra", messages=[{"role": "user", "content": QUESTION}]
     )
+    assert completion.model_extra is not None
     meta = completion.model_extra["crossroads"]
     assert meta["route"] == ["cloud-infra"] and meta["stage"] == "fixed"
 
@@ -74,7 +80,7 @@ def test_streaming_yields_chunks_then_usage_and_done(client: openai.OpenAI) -> N
     assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1
     finish = [c for c in chunks if c.choices and c.choices[0].finish_reason]
     assert [c.choices[0].finish_reason for c in finish] == ["stop"]
-    assert finish[0].model_extra["crossroads"]["route"]
+    assert finish[0].model_extra is not None and finish[0].model_extra["crossroads"]["route"]
     assert len({c.id for c in chunks}) == 1
     last = chunks[-1]
     assert last.choices == [] and last.usage is not None and last.usage.total_tokens > 0
@@ -89,7 +95,7 @@ def test_streaming_without_include_usage_has_no_usage_chunk(client: openai.OpenA
     assert all(c.choices for c in chunks) and all(c.usage is None for c in chunks)
 
 
-def test_raw_sse_ends_with_done(service) -> None:  # type: ignore[no-untyped-def]
+def test_raw_sse_ends_with_done(service: tuple[str, Orchestrator]) -> None:
     with httpx.stream(
         "POST",
         f"{service[0]}/v1/chat/completions",
@@ -121,7 +127,7 @@ def test_empty_question_is_422(client: openai.OpenAI) -> None:
     assert info.value.code == "invalid_input" and "empty" in info.value.message
 
 
-def test_async_client_streams(service) -> None:  # type: ignore[no-untyped-def]
+def test_async_client_streams(service: tuple[str, Orchestrator]) -> None:
     import asyncio
 
     async def run() -> str:

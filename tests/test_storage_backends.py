@@ -245,7 +245,7 @@ def test_a_store_at_version_1_gains_conversations_and_keeps_its_traces(target: s
     else:
         from crossroads.storage.sqlite import SQLiteTraceStore as backend
     base: tuple[Migration, ...] = backend.__init__.__kwdefaults__["migrations"]  # type: ignore[index]
-    old = backend(target, migrations=base[:1])  # type: ignore[call-arg]  (a store from before conversations)
+    old = backend(target, migrations=base[:1])  # a store from before conversations
     kept = _result()
     old.submit(kept)
     assert old.flush(10)

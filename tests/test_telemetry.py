@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -14,6 +15,11 @@ from crossroads.config import load_settings
 from crossroads.orchestrator import Orchestrator
 
 pytestmark = pytest.mark.anyio
+
+
+def _trace_id(span: ReadableSpan) -> int:
+    assert span.context is not None, span.name
+    return span.context.trace_id
 
 
 async def test_spans_nest_under_one_ask_span(fake_toolbox) -> None:
@@ -24,13 +30,15 @@ async def test_spans_nest_under_one_ask_span(fake_toolbox) -> None:
         result = await crossroads.ask("Is 17*23 = 391?", agent="data-ai")
     spans = exporter.get_finished_spans()
     root = next(s for s in spans if s.name == "crossroads.ask")
+    assert root.attributes is not None
     assert root.attributes["crossroads.trace_id"] == result.trace_id
-    assert list(root.attributes["crossroads.route"]) == ["data-ai"]
+    route = root.attributes["crossroads.route"]
+    assert isinstance(route, Sequence) and list(route) == ["data-ai"]
     names = [s.name for s in spans]
     assert any(n.startswith("invoke_agent") and "data-ai" in n for n in names), names
     tool = next(s for s in spans if s.name.startswith("execute_tool"))
-    assert tool.attributes["gen_ai.tool.name"] == "check_math"
-    assert {s.context.trace_id for s in spans} == {root.context.trace_id}  # one trace for the whole ask
+    assert tool.attributes is not None and tool.attributes["gen_ai.tool.name"] == "check_math"
+    assert {_trace_id(s) for s in spans} == {_trace_id(root)}  # one trace for the whole ask
 
 
 async def test_no_spans_without_configuration(fake_toolbox) -> None:

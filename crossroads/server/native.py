@@ -24,7 +24,7 @@ MERMAID_TYPES = ("text/vnd.mermaid", "text/x-mermaid", "text/plain")
 
 
 def _orchestrator(request: Request) -> Orchestrator:
-    return request.app.state.orchestrator  # type: ignore[no-any-return]
+    return request.app.state.orchestrator
 
 
 def agent_infos(orch: Orchestrator) -> list[AgentInfo]:

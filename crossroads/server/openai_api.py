@@ -33,7 +33,7 @@ _CREATED = 1_700_000_000
 
 
 def _orchestrator(request: Request) -> Orchestrator:
-    return request.app.state.orchestrator  # type: ignore[no-any-return]
+    return request.app.state.orchestrator
 
 
 def _model_ids(orch: Orchestrator) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 """A surrogate code point in a Python `str` is always lone: a valid pair is decoded into one code point."""
@@ -42,14 +42,16 @@ def find_bad_text(value: Any, path: str = "") -> BadText | None:
         match = _SURROGATE.search(value)
         return BadText(path, match.start(), ord(match.group())) if match else None
     if isinstance(value, dict):
-        for key, item in value.items():
+        entries = cast("dict[object, object]", value)  # isinstance on Any leaves the element types unknown
+        for key, item in entries.items():
             name = _printable(str(key))
             where = f"{path}.{name}" if path else name
             found = find_bad_text(key, where) or find_bad_text(item, where)
             if found:
                 return found
     elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
+        items = cast("list[object] | tuple[object, ...]", value)
+        for i, item in enumerate(items):
             found = find_bad_text(item, f"{path}.{i}" if path else str(i))
             if found:
                 return found
