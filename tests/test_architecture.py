@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"router", "offline", "store", "streaming"},
     {"providers"},
     {"agents"},
+    {"pipeline"},
     {"orchestrator"},
     {"server", "testing"},
     {"cli"},
