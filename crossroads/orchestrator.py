@@ -372,10 +372,7 @@ class Orchestrator:
         Raises `InputError` for unusable input, `LimitExceeded` when a per-ask limit is hit and
         `RunError` subclasses for other failures; run errors carry the partial result as `.partial`.
         """
-        question = self.check_request(question, agent)
-        self.prepare()
-        context = await self.pipeline.load_context(conversation, instructions, model_settings)
-        trace = Trace(trace_id=uuid.uuid4().hex)
+        question, context, trace = await self._begin(question, agent, conversation, instructions, model_settings)
         import structlog
 
         with structlog.contextvars.bound_contextvars(trace_id=trace.trace_id):
@@ -410,10 +407,7 @@ class Orchestrator:
         """
         from crossroads.streaming import stream_events
 
-        question = self.check_request(question, agent)
-        self.prepare()
-        context = await self.pipeline.load_context(conversation, instructions, model_settings)
-        trace = Trace(trace_id=uuid.uuid4().hex)
+        question, context, trace = await self._begin(question, agent, conversation, instructions, model_settings)
 
         def run() -> Any:
             return self._ask(question, agent, trace, context, stream=True)
@@ -458,6 +452,20 @@ class Orchestrator:
         await self.aclose()
 
     # -- one ask --------------------------------------------------------------------------------------
+
+    async def _begin(
+        self,
+        question: str,
+        agent: str | None,
+        conversation: str | Conversation | None,
+        instructions: str | None,
+        model_settings: Mapping[str, Any] | None,
+    ) -> tuple[str, AskContext, Trace]:
+        """What `ask` and `stream` check before anything runs: the request, the parts, the conversation."""
+        question = self.check_request(question, agent)
+        self.prepare()
+        context = await self.pipeline.load_context(conversation, instructions, model_settings)
+        return question, context, Trace(trace_id=uuid.uuid4().hex)
 
     async def _ask(
         self, question: str, agent: str | None, trace: Trace, context: AskContext, *, stream: bool = False
