@@ -39,17 +39,21 @@ class RouterSettings(_Section):
     """How the router decides: mode, thresholds and the cascade's escalation cut."""
 
     mode: Literal["local", "llm", "cascade"] = "cascade"
-    threshold: float = Field(0.45, ge=0, le=1)
-    margin: float = Field(0.65, ge=0, le=1)
-    max_targets: int = Field(3, ge=1)
-    cascade_confidence: float = Field(0.55, ge=0, le=1)
-    cascade_margin: float = Field(0.08, ge=0, le=1)
-    split_confidence: float = Field(0.6, ge=0, le=1)
+    threshold: float = Field(default=0.45, ge=0, le=1)
+    margin: float = Field(default=0.65, ge=0, le=1)
+    max_targets: int = Field(default=3, ge=1)
+    cascade_confidence: float = Field(default=0.55, ge=0, le=1)
+    cascade_margin: float = Field(default=0.08, ge=0, le=1)
+    split_confidence: float = Field(default=0.6, ge=0, le=1)
     """A sentence this confidently another specialist's adds that specialist (multi-part questions)."""
-    off_topic_abstain: float = Field(0.15, ge=0, le=1)
+    off_topic_abstain: float = Field(default=0.15, ge=0, le=1)
     """Below `threshold`, abstain only when the off-topic confidence reaches this (0: always abstain)."""
     examples: list[Path] = Field(default_factory=list)
     """Extra labelled example files (JSONL) the local classifier learns from."""
+    semantic: Literal["off", "static", "minilm", "auto"] = "static"
+    """Sentence embeddings blended into the local classifier: `static` (a distilled token table, in
+    every install), `minilm` (the full all-MiniLM-L6-v2, needs the `embed` extra), `auto` (minilm when
+    the extra is installed, else static), `off` (lexical only)."""
 
 
 class SandboxSettings(_Section):

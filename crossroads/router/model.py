@@ -17,10 +17,13 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossroads.router.neighbours import NeighbourIndex
 from crossroads.router.text import features, has_code
+
+if TYPE_CHECKING:
+    from crossroads.router.semantic import SemanticTier
 
 MODEL_VERSION = 6
 OFF_TOPIC = "(off-topic)"
@@ -103,6 +106,8 @@ class LocalModel:
     """The labelled examples for similarity votes (`neighbours.py`); None: the linear scores alone."""
     knn_k: int = 5
     knn_weight: float = 0.0
+    semantic: SemanticTier | None = None
+    """The embedding tier (`semantic.py`), stored in its own file beside the JSON; None: lexical only."""
 
     def vector(self, text: str) -> dict[str, float]:
         return self.weigh(Counter(features(text)))
@@ -154,10 +159,14 @@ class LocalModel:
         when no off-topic examples were given.
         """
         counts = Counter(features(text))
-        conf, off = self.calibrated(self.raw_vector(self.weigh(counts)), has_code(text))
+        technical = has_code(text)
+        conf, off = self.calibrated(self.raw_vector(self.weigh(counts)), technical)
         if self.neighbours is not None and self.knn_weight:
             votes = self.neighbours.votes(counts, len(self.classes), self.knn_k)
             conf = self.neighbours.blend(conf, self.classes, votes, self.knn_weight)
+        if self.semantic is not None:
+            conf, sem_off = self.semantic.apply(text, conf, off)
+            off = off if technical else sem_off
         return conf, off
 
     def calibrated(self, raw: Sequence[float], technical: bool = False) -> tuple[dict[str, float], float | None]:
@@ -220,8 +229,13 @@ def _sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
-def fit(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPER) -> LocalModel:
-    """Fit idf and the one-vs-rest weights, then calibrate on out-of-fold scores of the examples."""
+def fit(
+    docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPER, *, semantic: str | None = None
+) -> LocalModel:
+    """Fit idf and the one-vs-rest weights, then calibrate on out-of-fold scores of the examples.
+
+    `semantic` names an encoder (`static`, `minilm`) whose tier is fitted on the same documents.
+    """
     counts = [Counter(features(doc.text)) for doc in docs]
     if any(not doc.labels for doc in docs):
         classes = [*classes, OFF_TOPIC]
@@ -235,7 +249,24 @@ def fit(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPE
         [counts[i] for i in examples], [[index[lb] for lb in docs[i].labels] for i in examples]
     )
     model.knn_k, model.knn_weight = hyper.knn_k, hyper.knn_weight
+    if semantic is not None:
+        model.semantic = fit_semantic(docs, classes, semantic)
     return model
+
+
+def fit_semantic(docs: Sequence[Doc], classes: Sequence[str], kind: str) -> SemanticTier:
+    """The semantic tier over the same documents and classes (the off-topic class last, if any)."""
+    from crossroads.router.semantic import fit_tier
+
+    index = {c: i for i, c in enumerate(classes)}
+    return fit_tier(
+        kind,
+        [d.text for d in docs],
+        [[index[lb] for lb in d.labels] for d in docs],
+        [d.weight for d in docs],
+        [not d.from_card for d in docs],
+        classes,
+    )
 
 
 def _fit_linear(
@@ -257,7 +288,7 @@ def _fit_linear(
 
 def _prepare(
     docs: Sequence[Doc], counts: Sequence[Counter[str]], classes: Sequence[str], hyper: Hyper
-) -> tuple[LocalModel, list[list[tuple[int, float]]], list[list[float]], list[str]]:
+) -> tuple[LocalModel, list[list[tuple[int, float]]], list[list[int]], list[str]]:
     df: Counter[str] = Counter()
     for c in counts:
         df.update(c.keys())
@@ -369,9 +400,9 @@ def _calibrate(
     fitted: list[tuple[float, float] | None] = []
     for c, name in enumerate(classes):
         ys = [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in raws]
-        # A class with few examples (a user's new card) borrows the others' mean calibration.
         fitted.append(_platt([r[c] for r, _ in raws], ys) if sum(ys) >= MIN_CALIBRATION_EXAMPLES else None)
     known = [p for p, name in zip(fitted, classes, strict=True) if p is not None and name != OFF_TOPIC]
+    # A class with few examples (a user's new card) borrows the others' mean calibration.
     mean = (sum(a for a, _ in known) / len(known), sum(b for _, b in known) / len(known)) if known else (1.0, 0.0)
     return [p if p is not None else mean for p in fitted]
 
