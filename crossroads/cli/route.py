@@ -34,6 +34,7 @@ HELP = """Route a question, or evaluate / fit the router on a labelled JSONL fil
   crossroads route "How do I autoscale pods on GKE?"   print the decision
   crossroads route - < question.txt                   read the question from stdin
   crossroads route eval FILE.jsonl [--json]            metrics on a labelled file
+  crossroads route eval FILE.jsonl --cascade-report    what the cascade would escalate at its cut
   crossroads route fit FILE.jsonl [--write]            fit router.threshold and router.margin
   crossroads route build                               refit the shipped model (packaged cards/examples)
 
@@ -127,7 +128,14 @@ def _print_report(report: EvalReport, path: Path, as_json: bool) -> None:
     out.print(matrix)
 
 
-def _eval(file: Path, config: Path | None, cards_dirs: list[Path] | None, mode: str | None, as_json: bool) -> None:
+def _eval(
+    file: Path,
+    config: Path | None,
+    cards_dirs: list[Path] | None,
+    mode: str | None,
+    as_json: bool,
+    cascade: bool = False,
+) -> None:
     from crossroads.router.evaluate import evaluate
     from crossroads.router.examples import load_examples
 
@@ -135,7 +143,40 @@ def _eval(file: Path, config: Path | None, cards_dirs: list[Path] | None, mode: 
     examples = load_examples(file, known_agents=cards)
     if not examples:
         raise InputError(f"{file}: no examples")
+    if cascade:
+        _print_cascade(router, examples, cards, as_json)
+        return
     _print_report(asyncio.run(evaluate(router, examples, cards)), file, as_json)
+
+
+def _print_cascade(router: CascadeRouter, examples: Any, cards: dict[str, AgentCard], as_json: bool) -> None:
+    from crossroads.router.evaluate import cascade_report
+
+    s = router.settings
+    rep = cascade_report(
+        router.local.decide,
+        router.escalation,
+        examples,
+        cascade_confidence=s.cascade_confidence,
+        cascade_margin=s.cascade_margin,
+        llm_configured=router.has_llm,
+        agents=cards,
+    )
+    if as_json:
+        out.print_json(rep.model_dump_json())
+        return
+    out.print(
+        f"cut: best < {rep.cascade_confidence} or top-two margin < {rep.cascade_margin}; "
+        f"escalated {rep.escalated} of {rep.n} ({rep.escalated_share:.1%})"
+        + ("" if rep.llm_configured else "; no LLM router is configured, so the local stage decides them all"),
+        highlight=False,
+    )
+    for name, r in (("kept", rep.kept), ("escalated (local)", rep.escalated_local), ("all (local)", rep.local)):
+        out.print(
+            f"{name:18} n={r.n:5}  primary {r.primary_accuracy:.3f}  micro F1 {r.micro_f1:.3f}  "
+            f"exact {r.exact_set_accuracy:.3f}  abstain R {r.abstain_recall:.3f}",
+            highlight=False,
+        )
 
 
 def _fit(
@@ -216,6 +257,9 @@ def register(app: typer.Typer) -> None:
             float,
             typer.Option("--min-abstain-recall", min=0, max=1, help="fit: abstain recall the fitted values must keep."),
         ] = 0.8,
+        cascade_report: Annotated[
+            bool, typer.Option("--cascade-report", help="eval: how many would escalate, how accurate the kept are.")
+        ] = False,
     ) -> None:
         if args == ["build"]:
             from crossroads.router.cascade import build_packaged_model
@@ -227,7 +271,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"route {args[0]} takes one FILE, got {len(args) - 1} arguments")
             file = Path(args[1])
             if args[0] == "eval":
-                _eval(file, config, cards, mode, as_json)
+                _eval(file, config, cards, mode, as_json, cascade_report)
             else:
                 _fit(file, config, cards, write, min_abstain_recall, as_json)
             return
