@@ -10,6 +10,7 @@ questions (two per card, terse, as users type them) were written for this fixtur
 router never trains on them. `bench/bench_router.py --user-cards` measures fit time, memory and
 zero-shot accuracy on them.
 """
+# ruff: noqa: E501 (the card table keeps one card per line)
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ CARDS_DIR = ROOT / "tests/fixtures/user_cards"
 QUESTIONS = ROOT / "tests/fixtures/user_cards_questions.jsonl"
 
 # name, description, focus areas, two questions written for the card
+# fmt: off
 CARDS: list[tuple[str, str, list[str], list[str]]] = [
     # languages
     ("python-pro", "Write idiomatic Python with advanced features like decorators, generators and async/await. Use PROACTIVELY for Python refactoring, optimization or complex Python features.", ["Decorators, context managers, generators and descriptors", "asyncio and concurrent.futures", "Type hints with mypy and pyright", "Packaging with pyproject.toml", "Profiling with cProfile and memory_profiler"], ["why does my generator expression only iterate once", "typing a function that takes a callable with any args"]),
@@ -135,6 +137,7 @@ CARDS: list[tuple[str, str, list[str], list[str]]] = [
     ("payment-integration", "Payments integration: Stripe, PayPal, webhooks, subscriptions, refunds and PCI scope.", ["Stripe checkout and payment intents", "Webhooks and idempotency", "Subscriptions and proration", "Refunds and disputes", "PCI scope reduction"], ["stripe webhook received twice", "prorate a subscription upgrade mid cycle"]),
     ("cli-developer", "Command-line tool developer: argument parsing, UX of terminal tools, shell completion and distribution.", ["Argument parsing", "Exit codes and stderr", "Shell completion", "Progress output", "Distribution via brew and pipx"], ["subcommands with shared global options", "how to ship a cli to users without python"]),
 ]
+# fmt: on
 
 BOILERPLATE_APPROACH = [
     "Read the relevant code and configuration before proposing changes",
