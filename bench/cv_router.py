@@ -8,6 +8,12 @@ a fixed seed, so two runs with the same code print the same numbers.
     python bench/cv_router.py                       # current defaults
     python bench/cv_router.py --set alpha=0.3       # a training knob (any `Hyper` field)
     python bench/cv_router.py --fit-rule            # also grid-search threshold/margin on the folds' scores
+    python bench/cv_router.py --semantic static     # with the semantic tier (or minilm, with the embed extra)
+    python bench/cv_router.py --semantic static --sweep-blend [--fit-rule]   # choose the blend weights
+
+`--sweep-blend` fits each fold once, caches the lexical scores and the tier's signals of every held-out
+question and sentence, and replays the blend (`SemanticTier.apply`) over a grid of weights; the
+defaults in `semantic.BLENDS` are the best of that grid at abstain recall >= 0.85.
 """
 
 from __future__ import annotations
@@ -183,6 +189,14 @@ def sweep(examples: Sequence[Example], cards: Mapping[str, Any], hyper: Hyper, a
     print(line("lexical only", base))
     for _, h, k, o, rep in rows[:8]:
         print(line(f"head={h} knn={k} off={o}", rep))
+    if args.fit_rule:
+        fitted, rep = fit_rule(examples, lexical, settings, 0.85)
+        print(line(f"lexical, fitted t={fitted.threshold} m={fitted.margin} s={fitted.split_confidence}", rep))
+        for _, h, k, o, _ in rows[:3]:
+            blended = blend_scores(lexical, signals, classes, Blend(head=h, knn=k, off=o))
+            fitted, rep = fit_rule(examples, blended, settings, 0.85)
+            t, m, sc = fitted.threshold, fitted.margin, fitted.split_confidence
+            print(line(f"head={h} knn={k} off={o} t={t} m={m} s={sc}", rep))
 
 
 def replay(examples: Sequence[Example], scored: Sequence[Scored], rule: Rule, split_confidence: float) -> EvalReport:
