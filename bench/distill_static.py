@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=128)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--batch", type=int, default=2048)
+    parser.add_argument("--basis", type=Path, help="also save the PCA basis (dims x 384), for refine_static.py")
     parser.add_argument("--from-table", type=Path, help="re-cut a wider table to --dims instead of encoding")
     args = parser.parse_args()
     if args.from_table:
@@ -90,6 +91,8 @@ def main() -> None:
     emb -= emb.mean(axis=0)
     _, _, vt = np.linalg.svd(emb, full_matrices=False)
     reduced = emb @ vt[: args.dims].T
+    if args.basis:
+        np.save(args.basis, vt[: args.dims].astype(np.float32))
     rank = np.array([max(i - FIRST_WORD, 0) + 1 for i in keep], dtype=np.float64)
     reduced *= np.log1p(rank)[:, None]
     q, scale = quantize(reduced)

@@ -6,7 +6,8 @@ A user's own folder is the whole team here: no examples, no packaged cards. The 
 such folders have in practice: a one-line `description` ("Use PROACTIVELY for ..."), a short role
 statement, a bullet list of focus areas and a lot of boilerplate shared by every card (approach,
 output, checklists), overlapping roles (python-pro beside django-developer, several cloud cards). The
-questions (two per card, terse, as users type them) were written for this fixture by hand; the
+questions (two per card, terse, as users type them, and 20 about none of them) were written for
+this fixture by hand; the
 router never trains on them. `bench/bench_router.py --user-cards` measures fit time, memory and
 zero-shot accuracy on them.
 """
@@ -139,6 +140,30 @@ CARDS: list[tuple[str, str, list[str], list[str]]] = [
 ]
 # fmt: on
 
+# Questions for none of the cards: a folder that is the whole team must still abstain on these.
+OFF_TOPIC_QUESTIONS = [
+    "how long to rest a steak after grilling",
+    "best time of year to visit iceland",
+    "my cat keeps scratching the sofa",
+    "how to get red wine out of a carpet",
+    "is it worth repainting a rental flat",
+    "what shoes for a first marathon",
+    "how often should I water a cactus",
+    "tips for a job interview as a nurse",
+    "why does my bread not rise",
+    "how to learn to swim as an adult",
+    "good board games for six players",
+    "does coffee really dehydrate you",
+    "what to pack for a week of camping",
+    "how to write a wedding toast",
+    "why do my tomatoes split on the vine",
+    "cheapest way to heat a small room",
+    "how do I clean a cast iron pan",
+    "recommend a novel like the hobbit",
+    "how to stop a dripping tap",
+    "what is a good first car for a teenager",
+]
+
 BOILERPLATE_APPROACH = [
     "Read the relevant code and configuration before proposing changes",
     "Ask clarifying questions when requirements are ambiguous",
@@ -256,6 +281,7 @@ def main() -> None:
         others = [(CARDS[j][0], CARDS[j][2]) for j in (i - 2, i - 1, (i + 1) % len(CARDS), (i + 2) % len(CARDS))]
         (CARDS_DIR / f"{name}.md").write_text(render(name, description, focus, others), encoding="utf-8")
         rows += [json.dumps({"question": q, "labels": [name]}) for q in questions]
+    rows += [json.dumps({"question": q, "labels": []}) for q in OFF_TOPIC_QUESTIONS]
     QUESTIONS.write_text("\n".join(rows) + "\n", encoding="utf-8")
     print(f"wrote {len(CARDS)} cards to {CARDS_DIR} and {len(rows)} questions to {QUESTIONS}")
 

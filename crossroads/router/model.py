@@ -397,6 +397,8 @@ def _calibrate(
         keep = [i for i in range(len(docs)) if i not in held]
         sub = _fit_linear([docs[i] for i in keep], [counts[i] for i in keep], classes, hyper)
         raws.extend((sub.raw_vector(sub.weigh(counts[i])), docs[i].labels) for i in held)
+    if OFF_TOPIC in classes and all(not labels for _, labels in raws):
+        raws += _card_negatives(docs, counts, classes, hyper, folds)
     fitted: list[tuple[float, float] | None] = []
     for c, name in enumerate(classes):
         ys = [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in raws]
@@ -405,6 +407,33 @@ def _calibrate(
     # A class with few examples (a user's new card) borrows the others' mean calibration.
     mean = (sum(a for a, _ in known) / len(known), sum(b for _, b in known) / len(known)) if known else (1.0, 0.0)
     return [p if p is not None else mean for p in fitted]
+
+
+def _card_negatives(
+    docs: Sequence[Doc], counts: Sequence[Counter[str]], classes: Sequence[str], hyper: Hyper, folds: int
+) -> list[tuple[list[float], tuple[str, ...]]]:
+    """Out-of-fold scores of card text, as the off-topic class's negatives when no example has a label.
+
+    A user's folder with no examples leaves only the packaged off-topic questions: Platt scaling then
+    has positives alone and the off-topic confidence stays raw, high for almost any short question (it
+    gated 193 of 200 questions written for a 100-card fixture). Held-out card text is what such a
+    folder knows to be on-topic. Only the off-topic class uses these rows (card classes keep the
+    shared fallback: per-card calibration on card text scrambled their ranking).
+    """
+    cards = [i for i, d in enumerate(docs) if d.from_card]
+    rng = random.Random(hyper.seed + 1)
+    rng.shuffle(cards)
+    out: list[tuple[list[float], tuple[str, ...]]] = []
+    for k in range(folds):
+        held = set(cards[k::folds])
+        keep = [i for i in range(len(docs)) if i not in held]
+        sub = _fit_linear([docs[i] for i in keep], [counts[i] for i in keep], classes, hyper)
+        out.extend((sub.raw_vector(sub.weigh(counts[i])), (_CARD_TEXT,)) for i in held)
+    return out
+
+
+_CARD_TEXT = "\x00card"
+"""A label no class has: card-text rows are negatives for the off-topic class and nothing else."""
 
 
 def _platt(xs: Sequence[float], ys: Sequence[float], steps: int = 300) -> tuple[float, float]:
