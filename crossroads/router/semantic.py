@@ -76,7 +76,7 @@ class Blend:
 
 
 BLENDS = {
-    "static": Blend(head=0.1, knn=0.2, off=0.6, zero_knn=1.0, zero_head=1.0),
+    "static": Blend(head=0.2, knn=0.2, off=0.6, zero_knn=1.0, zero_head=1.0),
     "minilm": Blend(head=0.3, knn=0.3, off=0.0, zero_knn=1.0, zero_head=1.0),
 }
 """Per encoder, the blend measured best in 5-fold CV on train.jsonl (`bench/cv_router.py --semantic`)."""
@@ -220,10 +220,18 @@ class MiniLMEncoder:
 _ENCODERS: dict[str, Encoder] = {}
 
 
+@lru_cache(maxsize=1)
+def _table_crc() -> int:
+    """CRC-32 of the shipped table (~3 ms): a refitted table of the same size is still a new encoder."""
+    import zlib
+
+    return zlib.crc32(STATIC_TABLE.read_bytes())
+
+
 def encoder_id(kind: str) -> str:
     """What names the encoder in cache file names, without loading it (a new table is a new id)."""
     if kind == "static":
-        return f"static{SEMANTIC_VERSION}-{STATIC_TABLE.stat().st_size}"
+        return f"static{SEMANTIC_VERSION}-{_table_crc():08x}"
     return f"{kind}{SEMANTIC_VERSION}"
 
 
