@@ -238,3 +238,13 @@ def test_cascade_report_splits_by_the_escalation_test() -> None:
     assert (rep.n, rep.escalated) == (3, 1) and rep.escalated_share == pytest.approx(1 / 3)
     assert rep.kept.n == 2 and rep.kept.primary_accuracy == pytest.approx(0.5)
     assert rep.escalated_local.primary_accuracy == 1.0 and rep.local.n == 3
+
+
+def test_off_topic_raw_shortcut_equals_the_full_scores() -> None:
+    cards = load_cards([FIXTURE_CARDS], include_packaged=False)
+    docs = training_docs(cards, [Example(f"unrelated pastime number {i}", ()) for i in range(40)], DEFAULT_HYPER)
+    model = fit(docs, sorted(cards))
+    assert model.classes[-1] == OFF_TOPIC
+    for text in ("goroutine leak in a worker pool", "how do I bake bread", "terraform state lock"):
+        vec = model.vector(text)
+        assert model.raw_off_topic(vec)[-1] == pytest.approx(model.raw_vector(vec)[-1], abs=1e-9)

@@ -149,6 +149,28 @@ class LocalModel:
             return [s + shared + k * known for s, k in zip(scores, self.class_shift, strict=True)]
         return [s + shared for s in scores]
 
+    def raw_off_topic(self, vec: Mapping[str, float]) -> list[float]:
+        """`raw_vector` for the off-topic class alone (the last one; the others are 0).
+
+        Deltas are stored in class order, so the off-topic one is the last of a row: one look per
+        feature instead of one per class (calibrating a 100-card folder scores thousands of card texts).
+        """
+        off = len(self.classes) - 1
+        total = self.bias[off]
+        known = 0.0
+        for feat, value in vec.items():
+            row = self.weights.get(feat)
+            if row is not None:
+                known += value
+                total += row[0] * value
+                if row[1] and row[1][-1][0] == off:
+                    total += row[1][-1][1] * value
+        if self.class_shift:
+            total += self.class_shift[off] * known
+        out = [0.0] * len(self.classes)
+        out[off] = total
+        return out
+
     def confidences(self, text: str) -> dict[str, float]:
         return self.assess(text)[0]
 
@@ -391,45 +413,31 @@ def _calibrate(
         return [(1.0, 0.0)] * len(classes)
     rng = random.Random(hyper.seed)
     rng.shuffle(examples)
+    # A user's folder with no examples leaves only the packaged off-topic questions: Platt scaling would
+    # have positives alone and the off-topic confidence would stay raw, high for almost any short
+    # question (it gated 193 of 200 questions written for a 100-card fixture). Then the same folds also
+    # hold out card text, which is what such a folder knows to be on-topic: the off-topic class's
+    # negatives (card classes keep the shared fallback: per-card calibration on card text scrambled
+    # their ranking).
+    zero_shot = OFF_TOPIC in classes and not any(docs[i].labels for i in examples)
+    cards = [i for i, d in enumerate(docs) if d.from_card] if zero_shot else []
+    random.Random(hyper.seed + 1).shuffle(cards)
     raws: list[tuple[list[float], tuple[str, ...]]] = []
     for k in range(folds):
-        held = set(examples[k::folds])
+        held = set(examples[k::folds]) | set(cards[k::folds])
         keep = [i for i in range(len(docs)) if i not in held]
         sub = _fit_linear([docs[i] for i in keep], [counts[i] for i in keep], classes, hyper)
-        raws.extend((sub.raw_vector(sub.weigh(counts[i])), docs[i].labels) for i in held)
-    if OFF_TOPIC in classes and all(not labels for _, labels in raws):
-        raws += _card_negatives(docs, counts, classes, hyper, folds)
+        raws.extend((sub.raw_vector(sub.weigh(counts[i])), docs[i].labels) for i in held if not docs[i].from_card)
+        raws.extend((sub.raw_off_topic(sub.weigh(counts[i])), (_CARD_TEXT,)) for i in held if docs[i].from_card)
     fitted: list[tuple[float, float] | None] = []
     for c, name in enumerate(classes):
-        ys = [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in raws]
-        fitted.append(_platt([r[c] for r, _ in raws], ys) if sum(ys) >= MIN_CALIBRATION_EXAMPLES else None)
+        rows = raws if name == OFF_TOPIC else [r for r in raws if r[1] != (_CARD_TEXT,)]
+        ys = [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in rows]
+        fitted.append(_platt([r[c] for r, _ in rows], ys) if sum(ys) >= MIN_CALIBRATION_EXAMPLES else None)
     known = [p for p, name in zip(fitted, classes, strict=True) if p is not None and name != OFF_TOPIC]
     # A class with few examples (a user's new card) borrows the others' mean calibration.
     mean = (sum(a for a, _ in known) / len(known), sum(b for _, b in known) / len(known)) if known else (1.0, 0.0)
     return [p if p is not None else mean for p in fitted]
-
-
-def _card_negatives(
-    docs: Sequence[Doc], counts: Sequence[Counter[str]], classes: Sequence[str], hyper: Hyper, folds: int
-) -> list[tuple[list[float], tuple[str, ...]]]:
-    """Out-of-fold scores of card text, as the off-topic class's negatives when no example has a label.
-
-    A user's folder with no examples leaves only the packaged off-topic questions: Platt scaling then
-    has positives alone and the off-topic confidence stays raw, high for almost any short question (it
-    gated 193 of 200 questions written for a 100-card fixture). Held-out card text is what such a
-    folder knows to be on-topic. Only the off-topic class uses these rows (card classes keep the
-    shared fallback: per-card calibration on card text scrambled their ranking).
-    """
-    cards = [i for i, d in enumerate(docs) if d.from_card]
-    rng = random.Random(hyper.seed + 1)
-    rng.shuffle(cards)
-    out: list[tuple[list[float], tuple[str, ...]]] = []
-    for k in range(folds):
-        held = set(cards[k::folds])
-        keep = [i for i in range(len(docs)) if i not in held]
-        sub = _fit_linear([docs[i] for i in keep], [counts[i] for i in keep], classes, hyper)
-        out.extend((sub.raw_vector(sub.weigh(counts[i])), (_CARD_TEXT,)) for i in held)
-    return out
 
 
 _CARD_TEXT = "\x00card"

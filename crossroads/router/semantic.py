@@ -143,6 +143,8 @@ def basic_tokens(text: str) -> list[str]:
 class StaticEncoder:
     """Mean of distilled WordPiece token rows (int8 with a float scale per row), L2-normalised."""
 
+    BATCH = 512
+
     def __init__(self, path: Path = STATIC_TABLE) -> None:
         import numpy as np
 
@@ -182,6 +184,8 @@ class StaticEncoder:
     def encode(self, texts: Sequence[str]) -> Matrix:
         import numpy as np
 
+        if len(texts) > self.BATCH:  # bounded temporaries: a 2.6 MB card folder peaked at 1.2 GB unbatched
+            return np.concatenate([self.encode(texts[i : i + self.BATCH]) for i in range(0, len(texts), self.BATCH)])
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         per_text = [self.ids(text) for text in texts]
         rows = [r for r, ids in enumerate(per_text) if ids]
