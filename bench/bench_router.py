@@ -68,6 +68,10 @@ class SklearnRouter:
         )
 
 
+SHORT_WORDS = 6
+"""Titles of at most this many words: the form real users post, and the one routers find hardest."""
+
+
 def process_p50(argv: list[str], runs: int, env: dict[str, str]) -> float:
     times = []
     for _ in range(runs):
@@ -197,9 +201,12 @@ def main() -> None:
         print("scikit-learn not installed: TF-IDF + logistic regression baseline skipped", file=sys.stderr)
 
     rows: dict[str, dict[str, Any]] = {}
+    short = [ex for ex in examples if len(ex.question.split()) <= SHORT_WORDS]
     for name, router in routers.items():
         rep = asyncio.run(evaluate(router, examples, cards))
         rows[name] = {**rep.headline(), "latency_p50_ms": rep.latency_p50_ms, "latency_p99_ms": rep.latency_p99_ms}
+        terse = asyncio.run(evaluate(router, short, cards))
+        rows[name]["short_primary_accuracy"], rows[name]["short_micro_f1"] = terse.primary_accuracy, terse.micro_f1
 
     # In-process latency of the decision alone, several repetitions for stable percentiles.
     decide: dict[str, dict[str, float]] = {}
@@ -240,11 +247,13 @@ def main() -> None:
     if args.json:
         print(json.dumps(summary, indent=2))
         return
+    n_short = sum(1 for ex in examples if len(ex.question.split()) <= SHORT_WORDS)
+    print(f"short: the {n_short} questions of at most {SHORT_WORDS} words")
     fits = ", ".join(f"{m} {t:.2f} s" for m, t in fit_times.items())
     print(f"{args.data} ({len(examples)} questions; packaged cards fitted without cache: {fits})\n")
     head = (
         f"{'router':26} {'primary':>8} {'exact':>7} {'microF1':>8} {'macroF1':>8} {'abstP':>6} {'abstR':>6}"
-        f" {'p50 ms':>8}"
+        f" {'p50 ms':>8} {'short prim':>10} {'short F1':>8}"
     )
     print(head)
     print("-" * len(head))
@@ -252,7 +261,7 @@ def main() -> None:
         print(
             f"{name:26} {r['primary_accuracy']:8.3f} {r['exact_set_accuracy']:7.3f} {r['micro_f1']:8.3f} "
             f"{r['macro_f1']:8.3f} {r['abstain_precision']:6.3f} {r['abstain_recall']:6.3f} "
-            f"{r['latency_p50_ms']:8.3f}"
+            f"{r['latency_p50_ms']:8.3f} {r['short_primary_accuracy']:10.3f} {r['short_micro_f1']:8.3f}"
         )
     print()
     for mode, d in decide.items():
