@@ -1,6 +1,8 @@
 """Refine the distilled static table so that mean-pooled token rows reproduce MiniLM sentence vectors.
 
-    python bench/refine_static.py --corpus-out /tmp/corpus.txt --targets /tmp/targets.npy   # in the embed venv
+    python bench/distill_static.py --dims 128 --out /tmp/s128.npz --basis /tmp/basis128.npy
+    python bench/refine_static.py --table /tmp/s128.npz --basis /tmp/basis128.npy \
+        --out crossroads/router/static/minilm-static.npz          # both in a venv with the embed extra
 
 The per-token distillation (`distill_static.py`) embeds every token alone, out of context; this step
 (tokenlearn-style) fits the table to whole sentences instead: for a corpus of technical sentences S
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import random
 import re
 import sys
 import sysconfig
@@ -119,14 +122,19 @@ def main() -> None:
     parser.add_argument("--basis", type=Path, required=True, help="PCA basis .npy from distill_static --basis")
     parser.add_argument("--sentences", type=Path, default=Path("/tmp/refine-corpus.txt"))
     parser.add_argument("--targets", type=Path, default=Path("/tmp/refine-targets.npy"))
-    parser.add_argument("--limit", type=int, default=60000)
+    parser.add_argument("--limit", type=int, default=60000, help="sentences collected")
+    parser.add_argument("--sample", type=int, default=20000, help="...of which this many are encoded")
+    parser.add_argument("--max-chars", type=int, default=180)
     parser.add_argument("--lam", type=float, default=1.0)
     parser.add_argument("--iters", type=int, default=60)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if not args.sentences.is_file():
         roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
-        args.sentences.write_text("\n".join(corpus(roots, args.limit)), encoding="utf-8")
+        found = corpus(roots, args.limit)
+        random.Random(1).shuffle(found)  # a sample across packages, short enough to encode in minutes
+        sample = sorted([x for x in found if len(x) <= args.max_chars][: args.sample])
+        args.sentences.write_text("\n".join(sample), encoding="utf-8")
     sentences = args.sentences.read_text(encoding="utf-8").splitlines()
     print(f"{len(sentences)} sentences", file=sys.stderr)
     if not args.targets.is_file():
