@@ -8,6 +8,12 @@ a fixed seed, so two runs with the same code print the same numbers.
     python bench/cv_router.py                       # current defaults
     python bench/cv_router.py --set alpha=0.3       # a training knob (any `Hyper` field)
     python bench/cv_router.py --fit-rule            # also grid-search threshold/margin on the folds' scores
+    python bench/cv_router.py --semantic static     # with the semantic tier (or minilm, with the embed extra)
+    python bench/cv_router.py --semantic static --sweep-blend [--fit-rule]   # choose the blend weights
+
+`--sweep-blend` fits each fold once, caches the lexical scores and the tier's signals of every held-out
+question and sentence, and replays the blend (`SemanticTier.apply`) over a grid of weights; the
+defaults in `semantic.BLENDS` are the best of that grid at abstain recall >= 0.85.
 """
 
 from __future__ import annotations
@@ -57,8 +63,41 @@ def folds(examples: Sequence[Example], k: int, seed: int) -> list[list[int]]:
     return out
 
 
+class Memo:
+    """An encoder that embeds each distinct text once: the folds share their card text and examples."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.cache = inner, inner.name, {}
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if missing:
+            for t, v in zip(missing, self.inner.encode(missing), strict=True):
+                self.cache[t] = v
+        return np.stack([self.cache[t] for t in texts]) if texts else self.inner.encode([])
+
+
+def setup_semantic(kind: str | None, table: Path | None, blend: str | None) -> None:
+    if kind is None:
+        return
+    from crossroads.router import semantic
+
+    inner = semantic.StaticEncoder(table) if kind == "static" and table else semantic.encoder(kind)
+    semantic._ENCODERS[kind] = Memo(inner)
+    if blend:
+        h, k, kk, o = (float(x) for x in blend.split(","))
+        semantic.BLENDS[kind] = semantic.Blend(head=h, knn=k, knn_k=int(kk), off=o)
+
+
 def out_of_fold(
-    examples: Sequence[Example], cards: Mapping[str, Any], hyper: Hyper, k: int, seed: int
+    examples: Sequence[Example],
+    cards: Mapping[str, Any],
+    hyper: Hyper,
+    k: int,
+    seed: int,
+    semantic: str | None = None,
 ) -> tuple[list[Scored], float]:
     scored: list[Scored | None] = [None] * len(examples)
     fit_s = 0.0
@@ -66,7 +105,7 @@ def out_of_fold(
         held_set = set(held)
         train = [ex for i, ex in enumerate(examples) if i not in held_set]
         t0 = time.perf_counter()
-        model = fit(training_docs(cards, train, hyper), sorted(cards), hyper)
+        model = fit(training_docs(cards, train, hyper), sorted(cards), hyper, semantic=semantic)
         fit_s = max(fit_s, time.perf_counter() - t0)
         for i in held:
             scored[i] = _score(model, examples[i].question)
@@ -77,6 +116,87 @@ def _score(model: LocalModel, question: str) -> Scored:
     conf, off = model.assess(question)
     parts = segments(question)
     return conf, off, [model.confidences(p) for p in parts] if len(parts) > 1 else []
+
+
+Signals = tuple[list[float], list[float]]
+"""The semantic tier's head probabilities and neighbour votes for one text (`SemanticTier.signals`)."""
+
+
+def out_of_fold_signals(
+    examples: Sequence[Example], cards: Mapping[str, Any], hyper: Hyper, k: int, seed: int, semantic: str
+) -> tuple[list[Scored], list[tuple[Signals, list[Signals]]], list[str]]:
+    """Lexical scores and semantic signals per held-out question (whole and sentences), fitted once."""
+    lexical: list[Scored | None] = [None] * len(examples)
+    signals: list[tuple[Signals, list[Signals]] | None] = [None] * len(examples)
+    classes: list[str] = []
+    for held in folds(examples, k, seed):
+        held_set = set(held)
+        train = [ex for i, ex in enumerate(examples) if i not in held_set]
+        model = fit(training_docs(cards, train, hyper), sorted(cards), hyper, semantic=semantic)
+        tier, model.semantic = model.semantic, None
+        assert tier is not None
+        classes = tier.classes
+        for i in held:
+            q = examples[i].question
+            lexical[i] = _score(model, q)
+            parts = segments(q)
+            sig = [tier.signals(tier.embed(p)) for p in parts] if len(parts) > 1 else []
+            signals[i] = (tier.signals(tier.embed(q)), sig)
+    return [s for s in lexical if s is not None], [s for s in signals if s is not None], classes
+
+
+def blend_scores(
+    lexical: Sequence[Scored], signals: Sequence[tuple[Signals, list[Signals]]], classes: Sequence[str], blend: Any
+) -> list[Scored]:
+    """`SemanticTier.apply` replayed over cached signals, for every question and sentence."""
+
+    def mix(conf: dict[str, float], off: float | None, sig: Signals) -> tuple[dict[str, float], float | None]:
+        head, votes = sig
+        keep = 1.0 - blend.head - blend.knn
+        out = {
+            n: keep * conf[n] + blend.head * head[i] + blend.knn * votes[i] for i, n in enumerate(classes) if n in conf
+        }
+        if off is not None and off > 0 and blend.off:
+            off = (1.0 - blend.off) * off + blend.off * head[-1]
+        return out, off
+
+    out: list[Scored] = []
+    for (whole, off, parts), (sig, part_sigs) in zip(lexical, signals, strict=True):
+        conf, o = mix(whole, off, sig)
+        out.append((conf, o, [mix(p, None, ps)[0] for p, ps in zip(parts, part_sigs, strict=True)]))
+    return out
+
+
+def sweep(examples: Sequence[Example], cards: Mapping[str, Any], hyper: Hyper, args: Any, settings: Any) -> None:
+    """Grid over the blend weights on the cached out-of-fold signals; prints the best few."""
+    from crossroads.router.semantic import Blend
+
+    lexical, signals, classes = out_of_fold_signals(examples, cards, hyper, args.folds, args.seed, args.semantic)
+    rule = Rule(settings.threshold, settings.margin, settings.max_targets, settings.off_topic_abstain)
+    rows = []
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    for h in grid:
+        for k in grid:
+            if h + k > 0.8:
+                continue
+            for o in (0.0, 0.3, 0.6):
+                blend = Blend(head=h, knn=k, off=o)
+                rep = replay(examples, blend_scores(lexical, signals, classes, blend), rule, settings.split_confidence)
+                if rep.abstain_recall >= 0.85:
+                    rows.append((objective(rep), h, k, o, rep))
+    rows.sort(key=lambda r: -r[0])
+    base = replay(examples, lexical, rule, settings.split_confidence)
+    print(line("lexical only", base))
+    for _, h, k, o, rep in rows[:8]:
+        print(line(f"head={h} knn={k} off={o}", rep))
+    if args.fit_rule:
+        fitted, rep = fit_rule(examples, lexical, settings, 0.85)
+        print(line(f"lexical, fitted t={fitted.threshold} m={fitted.margin} s={fitted.split_confidence}", rep))
+        for _, h, k, o, _ in rows[:3]:
+            blended = blend_scores(lexical, signals, classes, Blend(head=h, knn=k, off=o))
+            fitted, rep = fit_rule(examples, blended, settings, 0.85)
+            t, m, sc = fitted.threshold, fitted.margin, fitted.split_confidence
+            print(line(f"head={h} knn={k} off={o} t={t} m={m} s={sc}", rep))
 
 
 def replay(examples: Sequence[Example], scored: Sequence[Scored], rule: Rule, split_confidence: float) -> EvalReport:
@@ -127,7 +247,7 @@ def line(name: str, rep: EvalReport) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data", type=Path, default=PACKAGED_EXAMPLES)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
@@ -155,8 +275,13 @@ def main() -> None:
         default=[],
         help="a cards directory whose cards replace the packaged ones of the same name",
     )
+    parser.add_argument("--semantic", choices=["static", "minilm"], help="blend in the semantic tier")
+    parser.add_argument("--table", type=Path, help="static: another distilled table (bench/distill_static.py)")
+    parser.add_argument("--blend", help="semantic blend HEAD,KNN,K,OFF (default: semantic.BLENDS)")
+    parser.add_argument("--sweep-blend", action="store_true", help="grid-search the semantic blend (needs --semantic)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    setup_semantic(args.semantic, args.table, args.blend)
 
     cards = load_cards(args.cards)
     examples = load_examples(args.data, cards)
@@ -172,14 +297,17 @@ def main() -> None:
         if v is not None
     }
     settings = RouterSettings(**overrides)
+    if args.sweep_blend:
+        sweep(examples, cards, hyper, args, settings)
+        return
     if args.cards_only:
         args.folds = 1
         t0 = time.perf_counter()
-        model = fit(training_docs(cards, [], hyper), sorted(cards), hyper)
+        model = fit(training_docs(cards, [], hyper), sorted(cards), hyper, semantic=args.semantic)
         fit_s = time.perf_counter() - t0
         scored = [_score(model, ex.question) for ex in examples]
     else:
-        scored, fit_s = out_of_fold(examples, cards, hyper, args.folds, args.seed)
+        scored, fit_s = out_of_fold(examples, cards, hyper, args.folds, args.seed, args.semantic)
     rule = Rule(settings.threshold, settings.margin, settings.max_targets, settings.off_topic_abstain)
     rep = replay(examples, scored, rule, settings.split_confidence)
     result: dict[str, Any] = {
@@ -198,7 +326,7 @@ def main() -> None:
     kind = "cards only" if args.cards_only else f"{args.folds}-fold CV"
     print(
         f"{kind} on {args.data.name} ({len(examples)} questions, seed {args.seed}); "
-        f"slowest fold fit {fit_s:.2f} s; {hyper}"
+        f"slowest fold fit {fit_s:.2f} s; semantic {args.semantic or 'off'} {args.blend or ''}; {hyper}"
     )
     print(f"{'':28} {'primary':>8} {'exact':>7} {'microF1':>8} {'macroF1':>8} {'abstP':>6} {'abstR':>6}")
     print(line(f"rule t={rule.threshold} m={rule.margin} s={settings.split_confidence} o={rule.off_topic}", rep))

@@ -35,11 +35,10 @@ def test_chat_reads_lines_streams_answers_and_keeps_the_conversation(runner: Cli
     result = runner.invoke(cli_app.app, ["chat"], input=f"{FIRST}\n\n{FOLLOW_UP}\n/exit\nnever asked\n")
     assert result.exit_code == 0, result.stderr
     [conversation_id] = re.findall(r"conversation (\w+) \(continue it", result.stderr)
-    assert result.stdout.count("This question spans") == 2  # two answers, both from the same two specialists
     assert "Following up on your earlier question: " + FIRST in result.stdout
     turns = turns_of(conversation_id)
     assert [role for role, _ in turns] == ["user", "assistant", "user", "assistant"]
-    assert turns[0][1] == turns[2][1] and len(turns[0][1]) == 2
+    assert turns[0][1] and turns[0][1] == turns[2][1]  # the follow-up stayed with the first turn's specialists
 
     more = runner.invoke(cli_app.app, ["ask", "--conversation", conversation_id, "--json", "and which is cheaper?"])
     assert more.exit_code == 0, more.stderr

@@ -135,7 +135,7 @@ async def test_follow_up_stays_with_the_specialists_and_answers_about_the_databa
         follow = await crossroads.ask(FOLLOW_UP, conversation=chat)
         change = await crossroads.ask(ELSEWHERE, conversation=chat)
         stored = await crossroads.get_conversation(chat)
-    assert alone.agents == ["core-dev"] and first.route.agents != ["core-dev"]  # the misroute
+    assert first.route.agents and alone.agents != first.route.agents  # alone, the follow-up loses the context
     assert follow.route.agents == first.route.agents and follow.route.stage == "conversation"
     assert "PostgreSQL or in MongoDB" in follow.answer  # the specialists saw the earlier turn
     assert follow.conversation is not None and follow.conversation.included == 1

@@ -145,3 +145,13 @@ def test_route_command_process_never_loads_pydantic_ai(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert proc.stdout.strip().endswith("CLEAN"), proc.stdout + proc.stderr
     assert '"cloud-infra"' in proc.stdout
+
+
+def test_eval_cascade_report_counts_what_would_escalate(run, labelled: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("eval", str(labelled), "--cascade-report", "--json", "--mode", "local")
+    assert result.exit_code == 0, result.output
+    rep = json.loads(result.output)
+    assert rep["n"] == 3 and rep["escalated"] + rep["kept"]["n"] == 3
+    assert rep["local"]["n"] == 3 and rep["llm_configured"] is False
+    human = run("eval", str(labelled), "--cascade-report", "--mode", "local")
+    assert human.exit_code == 0 and "escalated" in human.output

@@ -147,7 +147,7 @@ def test_local_routing_is_fast(router: LocalRouter) -> None:
     t0 = time.perf_counter()
     for _ in range(200):
         router.decide(question)
-    assert (time.perf_counter() - t0) / 200 < 0.005  # generous: the bench measures the real p50
+    assert (time.perf_counter() - t0) / 200 < 0.01  # generous (a busy shared machine): the bench measures p50
 
 
 def test_a_question_with_code_is_not_gated_as_off_topic(router: LocalRouter) -> None:

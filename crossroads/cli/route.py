@@ -23,8 +23,10 @@ from crossroads.cli.common import NoBuiltinOpt, StrictOpt, card_flags
 from crossroads.errors import InputError
 
 if TYPE_CHECKING:
+    from crossroads.cards import AgentCard
     from crossroads.orchestrator import Orchestrator
     from crossroads.result import RouteDecision
+    from crossroads.router.cascade import CascadeRouter
     from crossroads.router.evaluate import EvalReport
 
 HELP = """Route a question, or evaluate / fit the router on a labelled JSONL file.
@@ -33,6 +35,7 @@ HELP = """Route a question, or evaluate / fit the router on a labelled JSONL fil
   crossroads route "How do I autoscale pods on GKE?"   print the decision
   crossroads route - < question.txt                   read the question from stdin
   crossroads route eval FILE.jsonl [--json]            metrics on a labelled file
+  crossroads route eval FILE.jsonl --cascade-report    what the cascade would escalate at its cut
   crossroads route fit FILE.jsonl [--write]            fit router.threshold and router.margin
   crossroads route build                               refit the shipped model (packaged cards/examples)
 
@@ -121,6 +124,7 @@ def _eval(
     mode: str | None,
     as_json: bool,
     card_options: dict[str, Any] | None = None,
+    cascade: bool = False,
 ) -> None:
     from crossroads.router.evaluate import evaluate
     from crossroads.router.examples import load_examples
@@ -129,7 +133,40 @@ def _eval(
     examples = load_examples(file, known_agents=orchestrator.cards)
     if not examples:
         raise InputError(f"{file}: no examples")
+    if cascade:
+        _print_cascade(orchestrator.cascade, examples, orchestrator.cards, as_json)
+        return
     _print_report(asyncio.run(evaluate(orchestrator.cascade, examples, orchestrator.cards)), file, as_json)
+
+
+def _print_cascade(router: CascadeRouter, examples: Any, cards: dict[str, AgentCard], as_json: bool) -> None:
+    from crossroads.router.evaluate import cascade_report
+
+    s = router.settings
+    rep = cascade_report(
+        router.local.decide,
+        router.escalation,
+        examples,
+        cascade_confidence=s.cascade_confidence,
+        cascade_margin=s.cascade_margin,
+        llm_configured=router.has_llm,
+        agents=cards,
+    )
+    if as_json:
+        out.print_json(rep.model_dump_json())
+        return
+    out.print(
+        f"cut: best < {rep.cascade_confidence} or top-two margin < {rep.cascade_margin}; "
+        f"escalated {rep.escalated} of {rep.n} ({rep.escalated_share:.1%})"
+        + ("" if rep.llm_configured else "; no LLM router is configured, so the local stage decides them all"),
+        highlight=False,
+    )
+    for name, r in (("kept", rep.kept), ("escalated (local)", rep.escalated_local), ("all (local)", rep.local)):
+        out.print(
+            f"{name:18} n={r.n:5}  primary {r.primary_accuracy:.3f}  micro F1 {r.micro_f1:.3f}  "
+            f"exact {r.exact_set_accuracy:.3f}  abstain R {r.abstain_recall:.3f}",
+            highlight=False,
+        )
 
 
 def _fit(
@@ -213,6 +250,9 @@ def register(app: typer.Typer) -> None:
         ] = 0.8,
         strict: StrictOpt = False,
         no_builtin: NoBuiltinOpt = False,
+        cascade_report: Annotated[
+            bool, typer.Option("--cascade-report", help="eval: how many would escalate, how accurate the kept are.")
+        ] = False,
     ) -> None:
         card_options = card_flags(strict, no_builtin)
         if args == ["build"]:
@@ -225,7 +265,7 @@ def register(app: typer.Typer) -> None:
                 raise InputError(f"route {args[0]} takes one FILE, got {len(args) - 1} arguments")
             file = Path(args[1])
             if args[0] == "eval":
-                _eval(file, config, cards, mode, as_json, card_options)
+                _eval(file, config, cards, mode, as_json, card_options, cascade_report)
             else:
                 _fit(file, config, cards, write, min_abstain_recall, as_json, card_options)
             return

@@ -51,6 +51,10 @@ class RouterSettings(_Section):
     """Below `threshold`, abstain only when the off-topic confidence reaches this (0: always abstain)."""
     examples: list[Path] = Field(default_factory=list)
     """Extra labelled example files (JSONL) the local classifier learns from."""
+    semantic: Literal["off", "static", "minilm", "auto"] = "static"
+    """Sentence embeddings blended into the local classifier: `static` (a distilled token table, in
+    every install), `minilm` (the full all-MiniLM-L6-v2, needs the `embed` extra), `auto` (minilm when
+    the extra is installed, else static), `off` (lexical only)."""
 
 
 class ConversationSettings(_Section):

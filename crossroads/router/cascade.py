@@ -107,8 +107,11 @@ def build_local(
     cards: Mapping[str, AgentCard], settings: RouterSettings, *, cache_dir: Path | None | bool = True
 ) -> LocalRouter:
     """The local router for these cards; `cache_dir=True` uses the user cache dir, False/None none."""
+    from crossroads.router.semantic import resolve
+
     directory = default_cache_dir() if cache_dir is True else (cache_dir or None)
-    model = load_or_fit(cards, user_example_files(cards, settings), cache_dir=directory)
+    semantic = resolve(settings.semantic)
+    model = load_or_fit(cards, user_example_files(cards, settings), cache_dir=directory, semantic=semantic)
     return LocalRouter(model, settings)
 
 
@@ -157,10 +160,18 @@ def build_packaged_model() -> Path:
     from crossroads.router.examples import example_files, load_many
     from crossroads.router.local import training_docs
     from crossroads.router.model import DEFAULT_HYPER, fit
+    from crossroads.router.semantic import STATIC_TABLE, encoder_id
 
     cards = load_cards()
     files = example_files([])
-    model = fit(training_docs(cards, load_many(files), DEFAULT_HYPER), sorted(cards), DEFAULT_HYPER)
-    path = PACKAGED_FITTED / f"model-{model_key(cards, files)}.json"
+    docs = training_docs(cards, load_many(files), DEFAULT_HYPER)
+    semantic = "static" if STATIC_TABLE.is_file() else None
+    model = fit(docs, sorted(cards), DEFAULT_HYPER, semantic=semantic)
+    key = model_key(cards, files)
+    path = PACKAGED_FITTED / f"model-{key}.json"
     write_model(path, model, keep=1)
+    for old in PACKAGED_FITTED.glob("model-*.npz"):
+        old.unlink()
+    if model.semantic is not None:
+        model.semantic.save(PACKAGED_FITTED / f"model-{key}.{encoder_id('static')}.npz")
     return path

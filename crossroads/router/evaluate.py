@@ -12,11 +12,12 @@ Definitions (an empty label list means off-topic):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from crossroads.result import RouteDecision
 from crossroads.router.base import Router
 from crossroads.router.examples import Example
 
@@ -166,3 +167,64 @@ async def evaluate(router: Router, examples: Sequence[Example], agents: Iterable
         predicted.append(decision.agents)
         stages.append(decision.stage)
     return score([list(ex.labels) for ex in examples], predicted, latencies, agents, stages)
+
+
+class CascadeReport(BaseModel):
+    """What the cascade would do on a labelled file at the configured cut, measured on the local stage.
+
+    `kept` questions are decided locally; the escalated ones would go to the LLM router when one is
+    configured. The local stage's accuracy on the escalated ones is what an LLM router has to beat
+    for escalating to be worth its cost.
+    """
+
+    n: int
+    cascade_confidence: float
+    cascade_margin: float
+    escalated: int
+    escalated_share: float
+    kept: EvalReport
+    """Metrics over the questions the local stage keeps."""
+    escalated_local: EvalReport
+    """The local stage's own metrics over the questions it would escalate."""
+    local: EvalReport
+    """The local stage alone on every question (no escalation)."""
+    llm_configured: bool
+
+
+def cascade_report(
+    decide: Callable[[str], RouteDecision],
+    escalation: Callable[[RouteDecision], str | None],
+    examples: Sequence[Example],
+    *,
+    cascade_confidence: float,
+    cascade_margin: float,
+    llm_configured: bool,
+    agents: Iterable[str] = (),
+) -> CascadeReport:
+    """Split `examples` by the cascade's escalation test and score each side with the local decisions.
+
+    `decide` is the local stage and `escalation` the cascade's own test (`CascadeRouter.escalation`),
+    so the report counts exactly what `router.mode = "cascade"` would send to the LLM router.
+    """
+    names = list(agents)
+    kept_gold: list[list[str]] = []
+    kept_pred: list[list[str]] = []
+    esc_gold: list[list[str]] = []
+    esc_pred: list[list[str]] = []
+    for ex in examples:
+        decision = decide(ex.question)
+        gold, pred = (kept_gold, kept_pred) if escalation(decision) is None else (esc_gold, esc_pred)
+        gold.append(list(ex.labels))
+        pred.append(decision.agents)
+    n = len(examples)
+    return CascadeReport(
+        n=n,
+        cascade_confidence=cascade_confidence,
+        cascade_margin=cascade_margin,
+        escalated=len(esc_gold),
+        escalated_share=_ratio(len(esc_gold), n),
+        kept=score(kept_gold, kept_pred, agents=names),
+        escalated_local=score(esc_gold, esc_pred, agents=names),
+        local=score(kept_gold + esc_gold, kept_pred + esc_pred, agents=names),
+        llm_configured=llm_configured,
+    )

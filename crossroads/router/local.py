@@ -12,17 +12,22 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from crossroads.cards import AgentCard
 from crossroads.config import RouterSettings
 from crossroads.result import RouteDecision, RouteTarget
 from crossroads.router.decision import Rule, choose
 from crossroads.router.examples import Example, load_many
-from crossroads.router.model import DEFAULT_HYPER, MODEL_VERSION, Doc, Hyper, LocalModel, fit
+from crossroads.router.model import DEFAULT_HYPER, MODEL_VERSION, Doc, Hyper, LocalModel, fit, fit_semantic
 from crossroads.text import segments
 
+if TYPE_CHECKING:
+    from crossroads.router.semantic import SemanticTier
+
+T = TypeVar("T")
 _BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$")
 _MARKUP = re.compile(r"[*_`>|]+")
 
@@ -46,16 +51,34 @@ def card_docs(card: AgentCard, weight: float) -> list[Doc]:
     return docs
 
 
+BOILERPLATE_CARDS = 3
+"""Card text found word for word in this many cards or more describes none of them and is dropped."""
+
+
 def training_docs(cards: Mapping[str, AgentCard], examples: Iterable[Example], hyper: Hyper) -> list[Doc]:
+    """Card documents (minus shared boilerplate) and the examples about the loaded cards.
+
+    Folders of user cards repeat the same checklists and workflow steps in every card ("Tests written
+    and passing"); as training text such a line votes for a random card, so it is left out.
+    """
+    per_card = [card_docs(card, hyper.card_weight) for card in cards.values()]
+    spread: dict[str, int] = {}
+    for card_doc_list in per_card:
+        for text in {_norm(d.text) for d in card_doc_list}:
+            spread[text] = spread.get(text, 0) + 1
     docs: list[Doc] = []
-    for card in cards.values():
-        docs.extend(card_docs(card, hyper.card_weight))
+    for card_doc_list in per_card:
+        docs.extend(d for d in card_doc_list if spread[_norm(d.text)] < BOILERPLATE_CARDS)
     for ex in examples:
         labels = tuple(lb for lb in ex.labels if lb in cards)
         if ex.labels and not labels:
             continue  # about specialists that are not loaded here: neither positive nor off-topic
         docs.append(Doc(ex.question, labels, 1.0))
     return docs
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def default_cache_dir() -> Path:
@@ -92,26 +115,66 @@ def load_or_fit(
     *,
     hyper: Hyper = DEFAULT_HYPER,
     cache_dir: Path | None = None,
+    semantic: str | None = None,
 ) -> LocalModel:
-    """The fitted model for these inputs.
+    """The fitted model for these inputs, with the semantic tier of encoder `semantic` (None: lexical only).
 
-    The shipped one or the cached one when the key matches, else fitted now and cached.
+    The shipped one or the cached one when the key matches, else fitted now and cached. The lexical
+    model and the semantic tier are separate files under one key, so switching the encoder reuses the
+    lexical fit and only embeds the documents.
     """
-    name = f"model-{model_key(cards, example_files, hyper)}.json"
-    for path in (PACKAGED_FITTED / name, *([cache_dir / name] if cache_dir else [])):
+    key = model_key(cards, example_files, hyper)
+    name = f"model-{key}.json"
+    dirs = (PACKAGED_FITTED, *([cache_dir] if cache_dir else []))
+    model = _load_first([d / name for d in dirs], lambda p: LocalModel.from_json(json.loads(p.read_text("utf-8"))))
+    docs: list[Doc] | None = None
+    if model is None:
+        docs = training_docs(cards, load_many(example_files), hyper)
+        model = fit(docs, sorted(cards), hyper)
+        if cache_dir is not None:
+            _quietly(lambda: write_model(cache_dir / name, model, keep=CACHE_KEEP))
+    if semantic is None:
+        return model
+    from crossroads.router.semantic import SemanticTier, encoder_id
+
+    sem_name = f"model-{key}.{encoder_id(semantic)}.npz"
+    tier = _load_first([d / sem_name for d in dirs], SemanticTier.load)
+    if tier is None or tier.classes != model.classes:
+        docs = docs if docs is not None else training_docs(cards, load_many(example_files), hyper)
+        tier = fit_semantic(docs, model.classes, semantic)
+        if cache_dir is not None:
+            _quietly(lambda: write_tier(cache_dir / sem_name, tier, keep=CACHE_KEEP))
+    model.semantic = tier
+    return model
+
+
+def _load_first(paths: Sequence[Path], load: Callable[[Path], T]) -> T | None:
+    for path in paths:
         if path.is_file():
             try:
-                return LocalModel.from_json(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # a corrupt entry is refitted below
-    examples = load_many(example_files)
-    model = fit(training_docs(cards, examples, hyper), sorted(cards), hyper)
-    if cache_dir is not None:
-        try:
-            write_model(cache_dir / name, model, keep=CACHE_KEEP)
-        except OSError:
-            pass  # a read-only cache only costs the refit next time
-    return model
+                return load(path)
+            except (OSError, ValueError, KeyError, TypeError, EOFError):
+                pass  # a corrupt entry is refitted
+    return None
+
+
+def _quietly(write: Callable[[], None]) -> None:
+    try:
+        write()
+    except OSError:
+        pass  # a read-only cache only costs the refit next time
+
+
+def write_tier(path: Path, tier: SemanticTier, *, keep: int) -> None:
+    """Write the semantic tier, then keep only the `keep` newest tiers in that directory."""
+    tier.save(path)
+    _prune(path, "model-*.npz", keep)
+
+
+def _prune(path: Path, pattern: str, keep: int) -> None:
+    others = sorted((p for p in path.parent.glob(pattern) if p != path), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in others[max(0, keep - 1) :]:
+        stale.unlink(missing_ok=True)
 
 
 def write_model(path: Path, model: LocalModel, *, keep: int) -> None:
@@ -120,11 +183,7 @@ def write_model(path: Path, model: LocalModel, *, keep: int) -> None:
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(model.to_json(), separators=(",", ":")), encoding="utf-8")
     tmp.replace(path)
-    others = sorted(
-        (p for p in path.parent.glob("model-*.json") if p != path), key=lambda p: p.stat().st_mtime, reverse=True
-    )
-    for stale in others[max(0, keep - 1) :]:
-        stale.unlink(missing_ok=True)
+    _prune(path, "model-*.json", keep)
 
 
 class LocalRouter:

@@ -17,10 +17,14 @@ import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from crossroads.router.labels import MIN_CALIBRATION_EXAMPLES, OFF_TOPIC
 from crossroads.router.neighbours import NeighbourIndex
 from crossroads.text import has_code, tokens
+
+if TYPE_CHECKING:
+    from crossroads.router.semantic import SemanticTier
 
 
 def features(text: str) -> list[str]:
@@ -33,10 +37,7 @@ def features(text: str) -> list[str]:
     return tokens(text)
 
 
-MODEL_VERSION = 6
-OFF_TOPIC = "(off-topic)"
-"""The extra class learnt from off-topic examples; its confidence discounts every specialist's."""
-MIN_CALIBRATION_EXAMPLES = 10
+MODEL_VERSION = 7
 UNKNOWN = "\x00unknown"
 """Synthetic feature: the share of the question's weight carried by words no document uses."""
 
@@ -83,6 +84,17 @@ class Hyper:
 DEFAULT_HYPER = Hyper()
 
 
+Row = tuple[float, list[tuple[int, float]]]
+"""A feature's weights, sparse: `(shared, [(class, delta), ...])`.
+
+The weight of the feature for class c is `shared + class_shift[c] + delta[c]`, with delta 0 for the
+classes whose documents never use the feature. Naive-Bayes log-count ratios have exactly this form
+(a feature unseen in class c has weight log(alpha) - log(total + alpha) + const_c), so storing only
+the classes that use a feature is exact: a fit for 100 user cards is 100x smaller and faster than a
+dense class x feature table, and one for the five packaged cards is the same size as before.
+"""
+
+
 @dataclass(slots=True)
 class LocalModel:
     """The fitted classifier: idf, per-class weights, calibration and the neighbour index."""
@@ -90,8 +102,10 @@ class LocalModel:
     classes: list[str]
     idf: dict[str, float]
     unknown_idf: float
-    weights: dict[str, list[float]]
+    weights: dict[str, Row]
     bias: list[float]
+    class_shift: list[float] = field(default_factory=list)
+    """Per class, added once per unit of known feature weight (see `Row`); empty means zeros."""
     calibration: list[tuple[float, float]] = field(default_factory=list)
     """Per class `(a, b)`: confidence = sigmoid(a * raw + b)."""
     off_power: float = 1.0
@@ -101,6 +115,8 @@ class LocalModel:
     """The labelled examples for similarity votes (`neighbours.py`); None: the linear scores alone."""
     knn_k: int = 5
     knn_weight: float = 0.0
+    semantic: SemanticTier | None = None
+    """The embedding tier (`semantic.py`), stored in its own file beside the JSON; None: lexical only."""
 
     def vector(self, text: str) -> dict[str, float]:
         return self.weigh(Counter(features(text)))
@@ -130,12 +146,39 @@ class LocalModel:
     def raw_vector(self, vec: Mapping[str, float]) -> list[float]:
         scores = list(self.bias)
         weights = self.weights
+        known = shared = 0.0
         for feat, value in vec.items():
             row = weights.get(feat)
             if row is not None:
-                for i, w in enumerate(row):
-                    scores[i] += w * value
-        return scores
+                known += value
+                shared += row[0] * value
+                for c, w in row[1]:
+                    scores[c] += w * value
+        if self.class_shift:
+            return [s + shared + k * known for s, k in zip(scores, self.class_shift, strict=True)]
+        return [s + shared for s in scores]
+
+    def raw_off_topic(self, vec: Mapping[str, float]) -> list[float]:
+        """`raw_vector` for the off-topic class alone (the last one; the others are 0).
+
+        Deltas are stored in class order, so the off-topic one is the last of a row: one look per
+        feature instead of one per class (calibrating a 100-card folder scores thousands of card texts).
+        """
+        off = len(self.classes) - 1
+        total = self.bias[off]
+        known = 0.0
+        for feat, value in vec.items():
+            row = self.weights.get(feat)
+            if row is not None:
+                known += value
+                total += row[0] * value
+                if row[1] and row[1][-1][0] == off:
+                    total += row[1][-1][1] * value
+        if self.class_shift:
+            total += self.class_shift[off] * known
+        out = [0.0] * len(self.classes)
+        out[off] = total
+        return out
 
     def confidences(self, text: str) -> dict[str, float]:
         return self.assess(text)[0]
@@ -147,10 +190,14 @@ class LocalModel:
         when no off-topic examples were given.
         """
         counts = Counter(features(text))
-        conf, off = self.calibrated(self.raw_vector(self.weigh(counts)), has_code(text))
+        technical = has_code(text)
+        conf, off = self.calibrated(self.raw_vector(self.weigh(counts)), technical)
         if self.neighbours is not None and self.knn_weight:
             votes = self.neighbours.votes(counts, len(self.classes), self.knn_k)
             conf = self.neighbours.blend(conf, self.classes, votes, self.knn_weight)
+        if self.semantic is not None:
+            conf, sem_off = self.semantic.apply(text, conf, off)
+            off = off if technical else sem_off
         return conf, off
 
     def calibrated(self, raw: Sequence[float], technical: bool = False) -> tuple[dict[str, float], float | None]:
@@ -177,8 +224,9 @@ class LocalModel:
             "classes": self.classes,
             "idf": self.idf,
             "unknown_idf": self.unknown_idf,
-            "weights": self.weights,
+            "weights": {f: [g, [list(cw) for cw in row]] for f, (g, row) in self.weights.items()},
             "bias": self.bias,
+            "class_shift": self.class_shift,
             "calibration": self.calibration,
             "off_power": self.off_power,
             "off_override": self.off_override,
@@ -193,8 +241,9 @@ class LocalModel:
             classes=list(data["classes"]),
             idf=dict(data["idf"]),
             unknown_idf=data["unknown_idf"],
-            weights=dict(data["weights"]),
+            weights={f: (g, [(c, w) for c, w in row]) for f, (g, row) in data["weights"].items()},
             bias=list(data["bias"]),
+            class_shift=list(data["class_shift"]),
             calibration=[tuple(p) for p in data["calibration"]],  # type: ignore[misc]
             off_power=data["off_power"],
             off_override=data["off_override"],
@@ -211,8 +260,13 @@ def _sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
-def fit(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPER) -> LocalModel:
-    """Fit idf and the one-vs-rest weights, then calibrate on out-of-fold scores of the examples."""
+def fit(
+    docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPER, *, semantic: str | None = None
+) -> LocalModel:
+    """Fit idf and the one-vs-rest weights, then calibrate on out-of-fold scores of the examples.
+
+    `semantic` names an encoder (`static`, `minilm`) whose tier is fitted on the same documents.
+    """
     counts = [Counter(features(doc.text)) for doc in docs]
     if any(not doc.labels for doc in docs):
         classes = [*classes, OFF_TOPIC]
@@ -226,7 +280,24 @@ def fit(docs: Sequence[Doc], classes: Sequence[str], hyper: Hyper = DEFAULT_HYPE
         [counts[i] for i in examples], [[index[lb] for lb in docs[i].labels] for i in examples]
     )
     model.knn_k, model.knn_weight = hyper.knn_k, hyper.knn_weight
+    if semantic is not None:
+        model.semantic = fit_semantic(docs, classes, semantic)
     return model
+
+
+def fit_semantic(docs: Sequence[Doc], classes: Sequence[str], kind: str) -> SemanticTier:
+    """The semantic tier over the same documents and classes (the off-topic class last, if any)."""
+    from crossroads.router.semantic import fit_tier
+
+    index = {c: i for i, c in enumerate(classes)}
+    return fit_tier(
+        kind,
+        [d.text for d in docs],
+        [[index[lb] for lb in d.labels] for d in docs],
+        [d.weight for d in docs],
+        [not d.from_card for d in docs],
+        classes,
+    )
 
 
 def _fit_linear(
@@ -234,11 +305,11 @@ def _fit_linear(
 ) -> LocalModel:
     model, rows, targets, names = _prepare(docs, counts, classes, hyper)
     if hyper.method == "nb":
-        w, bias = _nb_weights(docs, rows, targets, len(classes), len(names), hyper)
-    else:
-        w, bias = _logreg_weights(docs, rows, targets, len(classes), len(names), hyper)
+        model.weights, model.class_shift = _nb_weights(docs, rows, targets, len(classes), names, hyper)
+        return model
+    w, bias = _logreg_weights(docs, rows, targets, len(classes), len(names), hyper)
     model.weights = {
-        names[i]: [round(w[c][i], 5) for c in range(len(classes))]
+        names[i]: (0.0, [(c, round(w[c][i], 5)) for c in range(len(classes))])
         for i in range(len(names))
         if any(abs(w[c][i]) > 1e-4 for c in range(len(classes)))
     }
@@ -248,7 +319,7 @@ def _fit_linear(
 
 def _prepare(
     docs: Sequence[Doc], counts: Sequence[Counter[str]], classes: Sequence[str], hyper: Hyper
-) -> tuple[LocalModel, list[list[tuple[int, float]]], list[list[float]], list[str]]:
+) -> tuple[LocalModel, list[list[tuple[int, float]]], list[list[int]], list[str]]:
     df: Counter[str] = Counter()
     for c in counts:
         df.update(c.keys())
@@ -259,40 +330,59 @@ def _prepare(
     model = LocalModel(classes=list(classes), idf=idf, unknown_idf=unknown, weights={}, bias=[0.0] * len(classes))
     index = {f: i for i, f in enumerate(idf)}
     rows = [[(index[f], v) for f, v in model.weigh(c).items()] for c in counts]
-    targets = [
-        [1.0 if c in doc.labels or (c == OFF_TOPIC and not doc.labels) else 0.0 for c in classes] for doc in docs
-    ]
+    column = {c: i for i, c in enumerate(classes)}
+    targets = [[column[lb] for lb in doc.labels if lb in column] or _off(column) for doc in docs]
     return model, rows, targets, list(index)
+
+
+def _off(column: Mapping[str, int]) -> list[int]:
+    return [column[OFF_TOPIC]] if OFF_TOPIC in column else []
 
 
 def _nb_weights(
     docs: Sequence[Doc],
     rows: list[list[tuple[int, float]]],
-    targets: list[list[float]],
+    targets: list[list[int]],
     n_classes: int,
-    n_feats: int,
+    names: Sequence[str],
     hyper: Hyper,
-) -> tuple[list[list[float]], list[float]]:
-    """One-vs-rest log-count ratios: how much likelier a feature is in a class's documents than elsewhere."""
-    pos = [[hyper.alpha] * n_feats for _ in range(n_classes)]
-    neg = [[hyper.alpha] * n_feats for _ in range(n_classes)]
+) -> tuple[dict[str, Row], list[float]]:
+    """One-vs-rest log-count ratios: how much likelier a feature is in a class's documents than elsewhere.
+
+    w[c][f] = log((pos + a) / Sp_c) - log((total - pos + a) / Sn_c). Only (class, feature) pairs with
+    pos > 0 are visited, so the cost is that of reading the documents once, whatever the class count.
+    """
+    alpha = hyper.alpha
+    n_feats = len(names)
+    total = [0.0] * n_feats
+    pos: list[dict[int, float]] = [{} for _ in range(n_classes)]
     for d, row in enumerate(rows):
         sw = docs[d].weight
-        for c in range(n_classes):
-            acc = pos[c] if targets[d][c] else neg[c]
-            for i, v in row:
-                acc[i] += v * sw
-    w = []
+        labelled = [pos[c] for c in targets[d]]
+        for i, v in row:
+            x = v * sw
+            total[i] += x
+            for acc in labelled:
+                acc[i] = acc.get(i, 0.0) + x
+    grand = sum(total) + alpha * n_feats
+    shift = []
     for c in range(n_classes):
-        sp, sn = sum(pos[c]), sum(neg[c])
-        w.append([math.log(p / sp) - math.log(q / sn) for p, q in zip(pos[c], neg[c], strict=True)])
-    return w, [0.0] * n_classes
+        p_c = sum(pos[c].values())
+        shift.append(math.log(grand - p_c) - math.log(p_c + alpha * n_feats))  # log Sn_c - log Sp_c
+    log_a = math.log(alpha)
+    shared = [log_a - math.log(t + alpha) for t in total]
+    deltas: list[list[tuple[int, float]]] = [[] for _ in range(n_feats)]
+    for c in range(n_classes):
+        for i, p in pos[c].items():
+            t = total[i]
+            deltas[i].append((c, round(math.log(p + alpha) - math.log(t - p + alpha) - shared[i], 5)))
+    return {names[i]: (round(shared[i], 5), deltas[i]) for i in range(n_feats)}, shift
 
 
 def _logreg_weights(
     docs: Sequence[Doc],
     rows: list[list[tuple[int, float]]],
-    targets: list[list[float]],
+    targets: list[list[int]],
     n_classes: int,
     n_feats: int,
     hyper: Hyper,
@@ -314,7 +404,7 @@ def _logreg_weights(
                 z = bias[c]
                 for i, v in row:
                     z += wc[i] * v
-                grad = (_sigmoid(z) - targets[d][c]) * sw
+                grad = (_sigmoid(z) - (c in targets[d])) * sw
                 bias[c] -= 0.1 * lr * grad
                 for i, v in row:
                     g = grad * v + l2 * wc[i]
@@ -332,20 +422,35 @@ def _calibrate(
         return [(1.0, 0.0)] * len(classes)
     rng = random.Random(hyper.seed)
     rng.shuffle(examples)
+    # A user's folder with no examples leaves only the packaged off-topic questions: Platt scaling would
+    # have positives alone and the off-topic confidence would stay raw, high for almost any short
+    # question (it gated 193 of 200 questions written for a 100-card fixture). Then the same folds also
+    # hold out card text, which is what such a folder knows to be on-topic: the off-topic class's
+    # negatives (card classes keep the shared fallback: per-card calibration on card text scrambled
+    # their ranking).
+    zero_shot = OFF_TOPIC in classes and not any(docs[i].labels for i in examples)
+    cards = [i for i, d in enumerate(docs) if d.from_card] if zero_shot else []
+    random.Random(hyper.seed + 1).shuffle(cards)
     raws: list[tuple[list[float], tuple[str, ...]]] = []
     for k in range(folds):
-        held = set(examples[k::folds])
+        held = set(examples[k::folds]) | set(cards[k::folds])
         keep = [i for i in range(len(docs)) if i not in held]
         sub = _fit_linear([docs[i] for i in keep], [counts[i] for i in keep], classes, hyper)
-        raws.extend((sub.raw_vector(sub.weigh(counts[i])), docs[i].labels) for i in held)
+        raws.extend((sub.raw_vector(sub.weigh(counts[i])), docs[i].labels) for i in held if not docs[i].from_card)
+        raws.extend((sub.raw_off_topic(sub.weigh(counts[i])), (_CARD_TEXT,)) for i in held if docs[i].from_card)
     fitted: list[tuple[float, float] | None] = []
     for c, name in enumerate(classes):
-        ys = [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in raws]
-        # A class with few examples (a user's new card) borrows the others' mean calibration.
-        fitted.append(_platt([r[c] for r, _ in raws], ys) if sum(ys) >= MIN_CALIBRATION_EXAMPLES else None)
+        rows = raws if name == OFF_TOPIC else [r for r in raws if r[1] != (_CARD_TEXT,)]
+        ys = [1.0 if name in labels or (name == OFF_TOPIC and not labels) else 0.0 for _, labels in rows]
+        fitted.append(_platt([r[c] for r, _ in rows], ys) if sum(ys) >= MIN_CALIBRATION_EXAMPLES else None)
     known = [p for p, name in zip(fitted, classes, strict=True) if p is not None and name != OFF_TOPIC]
+    # A class with few examples (a user's new card) borrows the others' mean calibration.
     mean = (sum(a for a, _ in known) / len(known), sum(b for _, b in known) / len(known)) if known else (1.0, 0.0)
     return [p if p is not None else mean for p in fitted]
+
+
+_CARD_TEXT = "\x00card"
+"""A label no class has: card-text rows are negatives for the off-topic class and nothing else."""
 
 
 def _platt(xs: Sequence[float], ys: Sequence[float], steps: int = 300) -> tuple[float, float]:
