@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
@@ -15,6 +15,7 @@ from crossroads.errors import ProviderError
 from crossroads.result import RouteDecision, RouteTarget
 from crossroads.router.cascade import CascadeRouter
 from crossroads.router.llm import LLMRouter
+from crossroads.router.local import LocalRouter
 
 
 class StubLocal:
@@ -124,16 +125,16 @@ async def test_cascade_keeps_the_local_decision_when_the_llm_fails() -> None:
 
     settings = RouterSettings()
     router = CascadeRouter(
-        StubLocal({"core-dev": 0.4}),
-        LLMRouter(load_cards(), settings, FunctionModel(boom)),  # type: ignore[arg-type]
+        cast(LocalRouter, StubLocal({"core-dev": 0.4})),
+        LLMRouter(load_cards(), settings, FunctionModel(boom)),
         settings,
     )
     decision = await router.route("q")
     assert decision.stage == "local" and decision.primary == "core-dev"
     assert "LLM router failed" in decision.reason
     llm_only = CascadeRouter(
-        StubLocal({"core-dev": 0.4}),
-        LLMRouter(load_cards(), settings, FunctionModel(boom)),  # type: ignore[arg-type]
+        cast(LocalRouter, StubLocal({"core-dev": 0.4})),
+        LLMRouter(load_cards(), settings, FunctionModel(boom)),
         RouterSettings(mode="llm"),
     )
     with pytest.raises(ProviderError):

@@ -18,13 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def run():  # type: ignore[no-untyped-def]
+def run():
     app = typer.Typer()
     app.callback()(lambda: None)
     route_cli.register(app)
     runner = CliRunner()
 
-    def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    def invoke(*args: str, input: str | None = None):
         return runner.invoke(app, ["route", *args], input=input)
 
     return invoke
@@ -42,25 +42,25 @@ def labelled(tmp_path: Path) -> Path:
     return path
 
 
-def test_route_question_json(run) -> None:  # type: ignore[no-untyped-def]
+def test_route_question_json(run) -> None:
     result = run("--json", "How do I use a multi-stage Dockerfile to shrink my image?")
     assert result.exit_code == 0, result.stderr
     decision = json.loads(result.stdout)
     assert decision["targets"][0]["agent"] == "cloud-infra" and decision["stage"] == "local"
 
 
-def test_route_question_human_and_stdin(run) -> None:  # type: ignore[no-untyped-def]
+def test_route_question_human_and_stdin(run) -> None:
     result = run("-", input="Python asyncio: how do I cancel a task group cleanly?")
     assert result.exit_code == 0, result.stderr
     assert "language" in result.stdout and "stage: local" in result.stdout
 
 
-def test_empty_question_exits_2(run) -> None:  # type: ignore[no-untyped-def]
+def test_empty_question_exits_2(run) -> None:
     result = run("   ")
     assert result.exit_code == 2 and "question is empty" in result.stderr
 
 
-def test_eval_json_has_the_issue_keys(run, labelled: Path) -> None:  # type: ignore[no-untyped-def]
+def test_eval_json_has_the_issue_keys(run, labelled: Path) -> None:
     result = run("eval", str(labelled), "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
@@ -78,7 +78,7 @@ def test_eval_json_has_the_issue_keys(run, labelled: Path) -> None:  # type: ign
     assert report["n"] == 3 and report["primary_accuracy"] == 1.0 and report["abstain_recall"] == 1.0
 
 
-def test_eval_human_prints_tables(run, labelled: Path) -> None:  # type: ignore[no-untyped-def]
+def test_eval_human_prints_tables(run, labelled: Path) -> None:
     result = run("eval", str(labelled))
     assert result.exit_code == 0, result.stderr
     assert "primary accuracy" in result.stdout and "per agent" in result.stdout and "confusion" in result.stdout
@@ -92,7 +92,7 @@ def test_eval_human_prints_tables(run, labelled: Path) -> None:  # type: ignore[
         ('{"question": "q", "labels": ["astrology"]}\n', ":1: unknown label"),
     ],
 )
-def test_eval_bad_input_exits_2(run, tmp_path: Path, content: str | None, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_eval_bad_input_exits_2(run, tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "in.jsonl"
     if content is not None:
         path.write_text(content, encoding="utf-8")
@@ -100,7 +100,7 @@ def test_eval_bad_input_exits_2(run, tmp_path: Path, content: str | None, messag
     assert result.exit_code == 2 and message in result.stderr and "in.jsonl" in result.stderr
 
 
-def test_fit_prints_and_writes(run, labelled: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_fit_prints_and_writes(run, labelled: Path, tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[router]\nmode = "local"\n', encoding="utf-8")
     result = run("fit", str(labelled), "--config", str(cfg), "--json")
@@ -147,7 +147,7 @@ def test_route_command_process_never_loads_pydantic_ai(tmp_path: Path) -> None:
     assert '"cloud-infra"' in proc.stdout
 
 
-def test_eval_cascade_report_counts_what_would_escalate(run, labelled: Path) -> None:  # type: ignore[no-untyped-def]
+def test_eval_cascade_report_counts_what_would_escalate(run, labelled: Path) -> None:
     result = run("eval", str(labelled), "--cascade-report", "--json", "--mode", "local")
     assert result.exit_code == 0, result.output
     rep = json.loads(result.output)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pydantic_ai import Agent, ModelRetry, RunContext
+from pydantic_ai import Agent, ModelRetry
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models import Model
 
@@ -76,7 +76,7 @@ class LLMRouter:
         names = self.names
 
         @self.agent.output_validator
-        def _known_agents(ctx: RunContext[None], output: LLMRoute) -> LLMRoute:
+        def _known_agents(output: LLMRoute) -> LLMRoute:
             unknown = sorted({t.agent for t in output.targets} - names)
             if unknown:
                 raise ModelRetry(f"unknown specialist(s) {unknown}; choose from {sorted(names)}")

@@ -244,7 +244,7 @@ class LocalModel:
             weights={f: (g, [(c, w) for c, w in row]) for f, (g, row) in data["weights"].items()},
             bias=list(data["bias"]),
             class_shift=list(data["class_shift"]),
-            calibration=[tuple(p) for p in data["calibration"]],  # type: ignore[misc]
+            calibration=[tuple(p) for p in data["calibration"]],
             off_power=data["off_power"],
             off_override=data["off_override"],
             knn_k=data["knn_k"],
