@@ -117,7 +117,7 @@ class ServerSettings(_Section):
     `crossroads[redis]`); unset: each process counts on its own."""
     redis_failure: Literal["open", "closed"] = "open"
     """When Redis cannot be reached: `open` falls back to this process's own limits, `closed` answers 503."""
-    redis_timeout: float = Field(default=0.5, gt=0, le=30)
+    redis_timeout: float = Field(default=2.0, gt=0, le=30)
     """Seconds one Redis call may take before it counts as unreachable."""
 
 

@@ -166,7 +166,7 @@ class RedisLimiter:
         max_concurrent: int,
         *,
         failure: Literal["open", "closed"] = "open",
-        timeout: float = 0.5,
+        timeout: float = 2.0,
         lease_seconds: float = LEASE_SECONDS,
         prefix: str = "crossroads:limits:",
     ) -> None:
