@@ -142,6 +142,40 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def summary_filters(
+    *,
+    status: str | None,
+    agent: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    mark: str,
+    agent_clause: str,
+    agent_value: Callable[[str], object],
+    moment: Callable[[datetime], object],
+) -> tuple[str, list[object]]:
+    """The ` WHERE ...` clause (empty without filters) and its parameters of `TraceStore.recent`.
+
+    One place for what the filters mean in every backend: `status` exactly, `agent` anywhere in the route
+    (the backend's `agent_clause`, with `mark` as its placeholder), `since` inclusive and `until`
+    exclusive, both compared in UTC (`moment` turns them into the backend's column values).
+    """
+    where: list[str] = []
+    params: list[object] = []
+    if status is not None:
+        where.append(f"status = {mark}")
+        params.append(status)
+    if agent is not None:
+        where.append(agent_clause)
+        params.append(agent_value(agent))
+    if (lower := as_utc(since)) is not None:
+        where.append(f"started_at >= {mark}")
+        params.append(moment(lower))
+    if (upper := as_utc(until)) is not None:
+        where.append(f"started_at < {mark}")
+        params.append(moment(upper))
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
 def escape_like(text: str) -> str:
     r"""`text` as a literal LIKE pattern (for `... LIKE ? ESCAPE '\'`): wildcards match only themselves."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -39,9 +39,9 @@ from crossroads.storage.base import (
     TraceStore,
     TraceStoreError,
     TraceSummary,
-    as_utc,
     backoff,
     escape_like,
+    summary_filters,
 )
 
 try:
@@ -274,21 +274,17 @@ class PostgresTraceStore(TraceStore):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[TraceSummary]:
-        where: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            where.append("status = %s")
-            params.append(status)
-        if agent is not None:
-            where.append("route @> %s")
-            params.append(Jsonb([agent]))
-        if (lower := as_utc(since)) is not None:
-            where.append("started_at >= %s")
-            params.append(lower)
-        if (upper := as_utc(until)) is not None:
-            where.append("started_at < %s")
-            params.append(upper)
-        sql = f"SELECT {_COLUMNS} FROM traces" + (" WHERE " + " AND ".join(where) if where else "")
+        clause, params = summary_filters(
+            status=status,
+            agent=agent,
+            since=since,
+            until=until,
+            mark="%s",
+            agent_clause="route @> %s",
+            agent_value=lambda name: Jsonb([name]),
+            moment=lambda moment: moment,
+        )
+        sql = f"SELECT {_COLUMNS} FROM traces" + clause
         sql += " ORDER BY started_at DESC LIMIT %s"  # only this module's fixed clauses; values are parameters
         with self._connection() as conn:
             rows = conn.execute(cast(LiteralString, sql), (*params, max(0, last))).fetchall()

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -31,8 +30,8 @@ from crossroads.storage.base import (
     TraceStore,
     TraceStoreError,
     TraceSummary,
-    as_utc,
     escape_like,
+    summary_filters,
 )
 
 log = structlog.get_logger("crossroads.store")
@@ -246,21 +245,17 @@ class SQLiteTraceStore(TraceStore):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[TraceSummary]:
-        where: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            where.append("status = ?")
-            params.append(status)
-        if agent is not None:
-            where.append("EXISTS (SELECT 1 FROM json_each(traces.route) WHERE json_each.value = ?)")
-            params.append(agent)
-        if (lower := as_utc(since)) is not None:
-            where.append("started_at >= ?")
-            params.append(iso(lower))
-        if (upper := as_utc(until)) is not None:
-            where.append("started_at < ?")
-            params.append(iso(upper))
-        sql = _SUMMARY + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at DESC LIMIT ?"
+        clause, params = summary_filters(
+            status=status,
+            agent=agent,
+            since=since,
+            until=until,
+            mark="?",
+            agent_clause="EXISTS (SELECT 1 FROM json_each(traces.route) WHERE json_each.value = ?)",
+            agent_value=str,
+            moment=iso,
+        )
+        sql = _SUMMARY + clause + " ORDER BY started_at DESC LIMIT ?"
         with self._connection() as conn:
             rows = conn.execute(sql, (*params, max(0, last))).fetchall()
         keys = list(TraceSummary.model_fields)
